@@ -1,0 +1,196 @@
+"""The ``provisioner`` command line.
+
+Exit codes: 0 success; 1 any error, bad usage included (so ``diff --detailed-exitcode`` can keep
+2 for "changes present"); 2 only from ``diff --detailed-exitcode`` when the plan is not empty.
+Heavy modules (pydantic, requests, backends) are imported inside the commands that need them,
+so ``--help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from provisioner import __version__
+
+if TYPE_CHECKING:
+    from provisioner.backends.base import Options
+    from provisioner.plan import Plan
+    from provisioner.profile.model import Profile
+
+_state: dict[str, Any] = {"debug": False, "color": False}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="provisioner")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("--debug", is_flag=True, help="Debug logs and tracebacks for unexpected errors.")
+@click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No ANSI colour (also NO_COLOR).")
+def cli(verbose: int, quiet: bool, debug: bool, no_color: bool) -> None:
+    """Declarative Docker pull-through caches with failover.
+
+    A YAML profile names upstreams (Cloudflare Workers, Nginx proxies, mirrors, Docker Hub),
+    caches (ordered failover lists of upstreams) and targets (Distribution registries, Nexus 3,
+    Harbor). `diff` shows what would change; `apply` makes it so.
+    """
+    from provisioner.console import colour_wanted, setup_logging
+
+    _state["debug"] = debug
+    _state["color"] = colour_wanted(sys.stdout, no_color)
+    setup_logging(verbose, quiet, debug)
+
+
+def _load(path: str) -> Profile:
+    from provisioner.profile import load_profile
+
+    return load_profile(path)
+
+
+@cli.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+def validate(profile: str) -> int:
+    """Load, interpolate and validate PROFILE; errors name file:line and the field."""
+    from provisioner.console import err
+
+    loaded = _load(profile)
+    err(f"{profile}: valid ({len(loaded.upstreams)} upstreams, {len(loaded.caches)} caches, "
+        f"{len(loaded.targets)} targets)")
+    return 0
+
+
+@cli.command()
+def schema() -> int:
+    """Print the JSON Schema (draft-07) of the profile format."""
+    from provisioner.console import out
+    from provisioner.profile.schema import schema_json
+
+    out(schema_json())
+    return 0
+
+
+def _target_option(f: Any) -> Any:
+    return click.option("-t", "--target", "targets", multiple=True, metavar="NAME",
+                        help="Only this target (repeatable); also 'clients' and 'upstreams'.")(f)
+
+
+def _parallelism_option(f: Any) -> Any:
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+                        help="Requests in flight at once per run.")(f)
+
+
+def _plan(profile_path: str, targets: tuple[str, ...], options: Options) -> tuple[Plan, Any, Any]:
+    from provisioner import engine
+    from provisioner.selection import listed_order
+
+    profile = _load(profile_path)
+    selection = listed_order(profile)
+    units = engine.build_units(profile, selection, options, targets)
+    plan, planned = engine.plan_all(units, options.parallelism)
+    return plan, planned, units
+
+
+@cli.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@_target_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (terraform show -json style).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 1 error.")
+@click.option("--prune", is_flag=True, help="Also plan deleting resources this tool created that the profile dropped.")
+@click.option("--replace", "allow_replace", is_flag=True, help="Plan replacements that lose cached data.")
+@_parallelism_option
+def diff(profile: str, targets: tuple[str, ...], as_json: bool, detailed_exitcode: bool,
+         prune: bool, allow_replace: bool, parallelism: int) -> int:
+    """Show what apply would change on every target (read-only)."""
+    from provisioner.backends.base import Options
+    from provisioner.console import out
+    from provisioner.render.plan_json import render_plan_json
+    from provisioner.render.plan_text import render_plan
+
+    options = Options(prune=prune, allow_replace=allow_replace, parallelism=parallelism)
+    plan, _, _ = _plan(profile, targets, options)
+    out(render_plan_json(plan) if as_json else render_plan(plan, _state["color"]))
+    return 2 if detailed_exitcode and not plan.empty else 0
+
+
+@cli.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@_target_option
+@click.option("-y", "--auto-approve", is_flag=True, envvar="PROVISIONER_AUTO_APPROVE",
+              show_envvar=True, help="Apply without asking.")
+@click.option("--prune", is_flag=True, help="Delete resources this tool created that the profile dropped.")
+@click.option("--replace", "allow_replace", is_flag=True,
+              help="Allow replacements that lose cached data (a Harbor proxy project).")
+@_parallelism_option
+def apply(profile: str, targets: tuple[str, ...], auto_approve: bool, prune: bool,
+          allow_replace: bool, parallelism: int) -> int:
+    """Plan, confirm, apply every change in dependency order, then verify convergence."""
+    from provisioner import engine
+    from provisioner.backends.base import Options
+    from provisioner.console import err, out
+    from provisioner.errors import ProvisionerError
+    from provisioner.render.plan_text import render_plan
+
+    options = Options(prune=prune, allow_replace=allow_replace, parallelism=parallelism)
+    plan, planned, units = _plan(profile, targets, options)
+    out(render_plan(plan, _state["color"]))
+    if plan.empty:
+        return 0
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise ProvisionerError("refusing to apply without confirmation: no terminal to ask on; "
+                                   "pass -y/--auto-approve")
+        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="",
+                              show_default=False, err=True)
+        if answer.strip() != "yes":
+            err("Apply cancelled; nothing was changed.")
+            return 1
+
+    def progress(change: Any, seconds: float) -> None:
+        err(f"{change.address}: {change.action.value} done ({seconds:.2f}s)")
+
+    applied = engine.execute(planned, parallelism, on_done=progress)
+    engine.verify(units, parallelism)
+    add, change, destroy = plan.counts()
+    out(f"Apply complete: {add} added, {change} changed, {destroy} destroyed "
+        f"({applied} changes); every target matches the profile.\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every failure into one line on stderr and exit 1."""
+    from provisioner.errors import ProvisionerError
+
+    try:
+        code = cli.main(args=argv, prog_name="provisioner", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.UsageError as exc:
+        hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{hint}")
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except ProvisionerError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        if _state["debug"]:
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    from provisioner.secrets import redact
+
+    click.echo(click.style("Error: ", fg="red", bold=True) if _state["color"] else "Error: ",
+               err=True, nl=False, color=_state["color"])
+    click.echo(redact(message), err=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

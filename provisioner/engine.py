@@ -1,0 +1,189 @@
+"""Run backends: read and plan every target, execute changes in dependency order, verify.
+
+The engine knows nothing about any one backend. It builds a :class:`TargetContext` per unit
+(each profile target, plus ``clients`` and ``upstreams`` for the generated client configs and
+upstream proxies), asks the unit's backend for changes, and executes them with a bounded pool:
+a change starts as soon as everything in its ``depends_on`` is done, so an apply takes about
+(dependency depth x server latency), not (number of changes x latency).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from provisioner.backends.base import Options, TargetContext
+from provisioner.errors import ConvergenceError, PlanError, ProvisionerError
+from provisioner.plan import Change, Plan
+from provisioner.profile.model import Profile
+from provisioner.selection import Selection
+
+log = logging.getLogger(__name__)
+
+# Backends are imported only when a unit of their kind is planned: `--help` and `validate`
+# never pay for requests or a backend's modules.
+BACKENDS: dict[str, str] = {
+    "registry": "provisioner.backends.registry:RegistryBackend",
+    "nexus": "provisioner.backends.nexus:NexusBackend",
+    "harbor": "provisioner.backends.harbor:HarborBackend",
+    "clients": "provisioner.render.clients:ClientsBackend",
+    "upstreams": "provisioner.render.upstreams:UpstreamsBackend",
+}
+PSEUDO_UNITS = ("clients", "upstreams")
+
+
+def load_backend(kind: str) -> Any:
+    module_name, _, attr = BACKENDS[kind].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("provisioner"):
+            raise PlanError(f"target kind {kind!r} is not supported by this version") from None
+        raise
+    return getattr(module, attr)()
+
+
+def unit_names(profile: Profile) -> list[str]:
+    """Every unit ``--target`` may name: the targets, then ``upstreams`` and ``clients``."""
+    names = list(profile.targets)
+    if any(u.deploy is not None for u in profile.upstreams.values()):
+        names.append("upstreams")
+    if profile.clients is not None:
+        names.append("clients")
+    return names
+
+
+def build_units(profile: Profile, selection: Selection, options: Options,
+                only: Sequence[str] = ()) -> list[TargetContext]:
+    """Contexts for the units to plan; ``only`` filters by name (unknown names are an error)."""
+    known = unit_names(profile)
+    for name in only:
+        if name not in known:
+            raise PlanError(f"unknown target {name!r} (known: {', '.join(known) or 'none'})")
+    units = []
+    for name in known:
+        if only and name not in only:
+            continue
+        if name in profile.targets:
+            spec: Any = profile.targets[name]
+            kind = spec.kind
+        else:
+            kind, spec = name, (profile.clients if name == "clients" else profile.upstreams)
+        units.append(TargetContext(name, kind, spec, profile, selection, options))
+    return units
+
+
+@dataclass
+class PlannedUnit:
+    """A unit with its backend, client and planned changes (bootstrap changes first)."""
+
+    ctx: TargetContext
+    backend: Any
+    client: Any
+    changes: list[Change]
+
+
+def plan_unit(ctx: TargetContext) -> PlannedUnit:
+    backend = load_backend(ctx.kind)
+    client = backend.connect(ctx)
+    bootstrap = backend.prepare(client, ctx)
+    desired = backend.desired(ctx)
+    actual = backend.read_actual(client, ctx, desired)
+    changes = backend.plan(ctx, desired, actual)
+    # Nothing of a target may run before its bootstrap (password, EULA) is done.
+    first = tuple(c.address for c in bootstrap if not c.is_noop)
+    if first:
+        changes = [replace(c, depends_on=(*c.depends_on, *first)) for c in changes]
+    return PlannedUnit(ctx, backend, client, [*bootstrap, *changes])
+
+
+def plan_all(units: Sequence[TargetContext], parallelism: int = 8) -> tuple[Plan, list[PlannedUnit]]:
+    """Plan every unit, concurrently (reads of one target never wait on another's)."""
+    if not units:
+        return Plan(), []
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(units)))) as pool:
+        planned = list(pool.map(plan_unit, units))
+    changes = tuple(c for p in planned for c in p.changes)
+    notes = tuple(n for p in planned for n in p.ctx.notes)
+    return Plan(changes, notes), planned
+
+
+class ApplyError(ProvisionerError):
+    """A change failed; ``done`` changes were applied before it."""
+
+    def __init__(self, address: str, error: Exception, done: int, total: int) -> None:
+        super().__init__(f"{address}: {error} ({done} of {total} changes applied; "
+                         "fix the cause and run apply again: it continues from here)")
+        self.address = address
+        self.error = error
+
+
+def execute(planned: Sequence[PlannedUnit], parallelism: int = 8,
+            on_done: Callable[[Change, float], None] | None = None) -> int:
+    """Apply every pending change, each once its dependencies are done. Returns the count.
+
+    After the first failure no new change starts; the ones running finish, then the failure is
+    raised as :class:`ApplyError`. A change whose dependency is not in the plan does not wait.
+    """
+    owner: dict[str, PlannedUnit] = {}
+    pending: dict[str, Change] = {}
+    for unit in planned:
+        for change in unit.changes:
+            if not change.is_noop:
+                pending[change.address] = change
+                owner[change.address] = unit
+    total, done = len(pending), 0
+    finished: set[str] = set()
+    running: dict[Future[float], Change] = {}
+    failure: tuple[str, Exception] | None = None
+
+    def run(change: Change) -> float:
+        unit = owner[change.address]
+        start = time.monotonic()
+        unit.backend.apply(unit.client, change)
+        return time.monotonic() - start
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        while pending or running:
+            if failure is None:
+                for address, change in list(pending.items()):
+                    if len(running) >= parallelism:
+                        break
+                    if all(d in finished or d not in owner for d in change.depends_on):
+                        del pending[address]
+                        running[pool.submit(run, change)] = change
+            if not running:
+                if failure is None and pending:
+                    raise PlanError(f"dependency cycle among {', '.join(sorted(pending))}")
+                break
+            completed, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in completed:
+                change = running.pop(future)
+                try:
+                    seconds = future.result()
+                except Exception as exc:  # noqa: BLE001 - reported as ApplyError below
+                    if failure is None:
+                        failure = (change.address, exc)
+                    continue
+                finished.add(change.address)
+                done += 1
+                if on_done is not None:
+                    on_done(change, seconds)
+    if failure is not None:
+        raise ApplyError(failure[0], failure[1], done, total)
+    return done
+
+
+def verify(units: Sequence[TargetContext], parallelism: int = 8) -> Plan:
+    """Re-read and re-plan after an apply; raise when anything still differs."""
+    fresh = [TargetContext(u.name, u.kind, u.spec, u.profile, u.selection, u.options) for u in units]
+    plan, _ = plan_all(fresh, parallelism)
+    if not plan.empty:
+        left = ", ".join(c.address for c in plan.pending)
+        raise ConvergenceError(f"apply finished but these still differ from the profile: {left}")
+    return plan

@@ -1,0 +1,261 @@
+"""The HTTP edge shared by every backend client: sessions, retries, TLS, typed errors.
+
+- Retries live on the Session (urllib3 ``Retry``): connection failures and 429/502/503/504 are
+  retried with backoff for idempotent methods only, honouring ``Retry-After`` (capped). A POST
+  is never retried blindly: the caller reads back and re-plans instead.
+- ``verify`` is passed on every request, because ``REQUESTS_CA_BUNDLE`` would otherwise override
+  a profile's ``ca_file`` or ``insecure: true`` (psf/requests#3829).
+- Every failure becomes a typed :class:`~provisioner.errors.ApiError` carrying method, URL,
+  status and a short excerpt of the body; request bodies and the Authorization header never
+  appear in an error or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
+from urllib3.util.retry import Retry
+
+from provisioner.errors import (
+    ApiError,
+    BadResponse,
+    Conflict,
+    HttpStatusError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+EXCERPT = 160
+_warned_insecure: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS choice of one server: verify against the system CAs, a ``ca_file``, or not at all."""
+
+    insecure: bool = False
+    ca_file: Path | None = None
+
+    @property
+    def verify(self) -> bool | str:
+        if self.insecure:
+            return False
+        return str(self.ca_file) if self.ca_file is not None else True
+
+
+def warn_insecure(name: str, url: str) -> None:
+    """Warn once per server that TLS verification is off."""
+    if url.startswith("https://") and url not in _warned_insecure:
+        _warned_insecure.add(url)
+        log.warning("%s: TLS verification is OFF for %s (insecure: true)", name, url)
+
+
+class _Retry(Retry):
+    """urllib3 Retry that also retries a 429 on non-idempotent methods.
+
+    A 429 means the server refused to process the request, so sending a POST again cannot
+    create a duplicate; any other failed POST is left to the caller (read back, re-plan).
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 429 and self.total:
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def make_session(retries: int = 3, backoff: float = 0.3, pool: int = 16, cookies: bool = True) -> requests.Session:
+    """A Session with bounded retries for idempotent methods and a connection pool of ``pool``.
+
+    ``cookies=False`` refuses every cookie: Harbor answers a returned ``sid`` cookie with a CSRF
+    403 on writes, and no backend here needs a session cookie.
+    """
+    session = requests.Session()
+    retry = _Retry(
+        total=retries,
+        connect=retries,
+        read=1,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=IDEMPOTENT,
+        respect_retry_after_header=True,
+        retry_after_max=30,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool, pool_maxsize=pool)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if not cookies:
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+ErrorMessage = Callable[[requests.Response], str | None]
+
+
+class HttpClient:
+    """Requests against one server root, with typed errors.
+
+    ``error_message`` extracts a server's own error text from a failed response (each API has
+    its own error body); ``hint_for`` adds a hint by status. Subclasses add the API's calls.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: tuple[str, str] | None = None,
+        tls: Tls = Tls(),
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
+        headers: Mapping[str, str] | None = None,
+        name: str = "server",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.tls = tls
+        self.timeout = timeout
+        self.session = session or make_session()
+        self.headers = dict(headers or {})
+        self.name = name
+        if tls.insecure:
+            warn_insecure(name, base_url)
+
+    def error_message(self, response: requests.Response) -> str | None:
+        """The server's error text from a failed response, or None to use the body excerpt."""
+        return None
+
+    def hint_for(self, status: int) -> str | None:
+        if status in (401, 403):
+            return f"check the username and password of {self.name}"
+        return None
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+        allow: tuple[int, ...] = (),
+        auth: tuple[str, str] | None | bool = True,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        """Send one request. Statuses in ``ok`` or ``allow`` return; others raise typed errors.
+
+        ``auth=True`` uses the client's credentials, ``None``/``False`` sends none, a tuple
+        overrides them (bootstrap logins).
+        """
+        url = self.url(path)
+        send_headers = {"X-Request-Id": uuid.uuid4().hex, **self.headers, **(headers or {})}
+        credentials = self.auth if auth is True else (auth or None)
+        started = time.monotonic()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InsecureRequestWarning)  # warned once, above
+                response = self.session.request(
+                    method, url, params=params, json=json, data=data, headers=send_headers,
+                    auth=credentials, timeout=timeout or self.timeout, verify=self.tls.verify,
+                    allow_redirects=method in ("GET", "HEAD"),
+                )
+        except requests.exceptions.SSLError as exc:
+            raise Unreachable(_reason(exc, "TLS handshake failed"), method=method, url=url,
+                              hint="set ca_file to the server's CA, or insecure: true to skip checks") from None
+        except requests.exceptions.Timeout:
+            raise Unreachable(f"no answer within {timeout or self.timeout:g}s", method=method, url=url) from None
+        except requests.exceptions.TooManyRedirects:
+            raise BadResponse("redirect loop", method=method, url=url) from None
+        except requests.exceptions.RetryError as exc:
+            raise ServerError(_reason(exc, "still failing after retries"), method=method, url=url) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise Unreachable(_reason(exc, "cannot connect"), method=method, url=url,
+                              hint=f"is {self.name} running and reachable at {self.base_url}?") from None
+        except requests.exceptions.RequestException as exc:
+            raise Unreachable(_reason(exc, "request failed"), method=method, url=url) from None
+        log.debug("%s %s -> %s (%.0f ms)", method, url, response.status_code,
+                  (time.monotonic() - started) * 1000)
+        if response.status_code in ok or response.status_code in allow:
+            return response
+        raise self._status_error(method, url, response)
+
+    def _status_error(self, method: str, url: str, response: requests.Response) -> HttpStatusError:
+        status = response.status_code
+        message = self.error_message(response) or describe_body(response)
+        cls: type[HttpStatusError] = STATUS_ERRORS.get(status) or (
+            ServerError if status >= 500 else HttpStatusError)
+        return cls(message, method=method, url=url, status=status, hint=self.hint_for(status))
+
+    def json(self, response: requests.Response, method: str = "GET") -> Any:
+        """The JSON body, or BadResponse naming what came instead (HTML, truncated, empty)."""
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponse(f"expected JSON, got {describe_body(response)}", method=method,
+                              url=response.url, status=response.status_code) from None
+
+
+STATUS_ERRORS: dict[int, type[HttpStatusError]] = {
+    401: Unauthorized, 403: Unauthorized, 404: NotFound, 409: Conflict, 429: RateLimited,
+}
+
+
+def describe_body(response: requests.Response) -> str:
+    """A short, safe description of a response body for an error line."""
+    text = (response.text or "").strip()
+    if not text:
+        return "empty body"
+    content_type = response.headers.get("Content-Type", "")
+    if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
+        title = text.lower().split("<title>", 1)[-1].split("</title>", 1)[0] if "<title>" in text.lower() else ""
+        return f"an HTML page{f' ({title.strip()})' if title else ''} instead of an API answer"
+    one_line = " ".join(text.split())
+    return one_line[:EXCERPT] + ("..." if len(one_line) > EXCERPT else "")
+
+
+def _reason(exc: Exception, fallback: str) -> str:
+    """The innermost cause of a requests exception, without URLs (which the caller adds)."""
+    text = str(exc)
+    for marker in ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution"):
+        if marker in text:
+            return "DNS lookup failed"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Connection reset" in text or "ConnectionResetError" in text:
+        return "connection reset"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate not trusted"
+    if "RemoteDisconnected" in text or "closed connection without response" in text:
+        return "server closed the connection without answering"
+    if "timed out" in text.lower():
+        return "timed out"
+    if "too many" in text.lower() and "error responses" in text.lower():
+        return "still failing after retries (" + text.rsplit("(Caused by", 1)[-1].strip(" )") + ")"
+    return fallback
+
+
+__all__ = ["ApiError", "HttpClient", "Tls", "describe_body", "make_session", "warn_insecure"]
