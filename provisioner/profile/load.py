@@ -18,7 +18,8 @@ from provisioner import secrets
 from provisioner.errors import ProfileError
 from provisioner.profile import model as models
 from provisioner.profile.interpolate import InterpolationError, interpolate
-from provisioner.profile.model import Profile, ReferenceProblem
+from provisioner.profile.model import FieldProblem, Profile, ReferenceProblem
+from provisioner.profile.types import NAME_PATTERN
 from provisioner.profile.yamlsource import Path_, YamlDocument, parse_yaml
 
 
@@ -46,8 +47,9 @@ def parse_profile(text: str, source: str = "<profile>", env: Mapping[str, str] |
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__ if doc.data is not None else "nothing"
         raise ProfileError(f"expected a mapping with 'version: 1' at the top, got {kind}", doc.where(()))
-    if "version" in doc.data and doc.data["version"] != 1:
-        raise ProfileError(f"unsupported version {doc.data['version']!r}; this tool reads version 1",
+    version = doc.data.get("version", 1)
+    if type(version) is not int or version != 1:  # `version: true` must not pass as 1
+        raise ProfileError(f"unsupported version {version!r}; this tool reads version 1",
                            doc.where(("version",)), "version")
     try:
         data = interpolate(doc.data, os.environ if env is None else env)
@@ -67,6 +69,9 @@ def _first_error(exc: ValidationError, doc: YamlDocument) -> ProfileError:
     if isinstance(cause, ReferenceProblem):
         return ProfileError(cause.message, doc.where(cause.path), _dotted(cause.path))
     path, field_name = _data_path(error["loc"], doc.data)
+    if isinstance(cause, FieldProblem):
+        full = (*path, *cause.field)
+        return ProfileError(cause.message, doc.where(full), _dotted(full))
     if error["type"] == "extra_forbidden" and field_name is None and path:
         field_name = str(path[-1])  # the unknown key exists in the data: name it
     shown = path if field_name is None or path[-1:] == (field_name,) else (*path, field_name)
@@ -91,8 +96,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path_, str | None]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
-        elif i == len(items) - 1 and isinstance(part, str) and isinstance(node, dict):
-            return tuple(path), part  # a missing or unknown field
+        elif i == len(items) - 1 and isinstance(part, str) and isinstance(node, dict) \
+                and part in _field_names():
+            return tuple(path), part  # a missing field (other trailing parts are union tags)
     return tuple(path), None
 
 
@@ -104,12 +110,16 @@ def _message(error: Any, field_name: str | None) -> str:
         return "unknown key" + (f"; did you mean {hint[0]!r}?" if hint else "")
     if kind == "missing":
         return "required field is missing"
-    if kind == "string_pattern_mismatch" and "[a-z0-9]" in str(error.get("ctx", {}).get("pattern", "")):
-        if error["loc"] and error["loc"][-1] == "[key]":
-            return f"bad name {error['input']!r}: names are lower-case letters, digits and '-'"
-        return "bad name: names are lower-case letters, digits and '-', starting with a letter or digit"
     if kind == "string_pattern_mismatch":
-        return f"does not match the expected form {error['ctx']['pattern']}"
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        if pattern == NAME_PATTERN:
+            return (f"bad name {error['input']!r}: names are lower-case letters, digits and '-', "
+                    "starting with a letter or digit")
+        return f"{_PATTERN_TEXT.get(pattern, 'does not match ' + pattern)}, got {error['input']!r}"
+    if kind == "string_too_long":
+        return f"at most {error['ctx']['max_length']} characters"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return "expected a number " + msg.removeprefix("Input should be ")
     if kind in _PLAIN:
         return _PLAIN[kind]
     if kind.startswith("literal_error"):
@@ -125,7 +135,12 @@ def _message(error: Any, field_name: str | None) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
+_PATTERN_TEXT = {
+    models.PROBE_IMAGE_PATTERN: "expected an image reference such as library/busybox:latest",
+    r"^\d{4}-\d{2}-\d{2}$": "expected a date such as 2025-01-01",
+}
 _PLAIN = {
+    "model_attributes_type": "expected a mapping of keys and values here",
     "bool_parsing": "expected true or false",
     "bool_type": "expected true or false",
     "int_parsing": "expected a whole number",
@@ -138,6 +153,10 @@ _PLAIN = {
 }
 
 _KNOWN: set[str] = set()
+
+
+def _field_names() -> set[str]:
+    return _known_fields()
 
 
 def _known_fields() -> set[str]:

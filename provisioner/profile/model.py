@@ -18,6 +18,7 @@ DOCKER_HUB_URL = "https://registry-1.docker.io"
 DOCKER_HUB_AUTH_URL = "https://auth.docker.io"
 
 UpstreamKind = Literal["cloudflare-worker", "nginx-proxy", "mirror", "docker-hub", "registry"]
+PROBE_IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
 RESERVED_TARGET_NAMES = ("clients", "upstreams")
 ClientFormat = Literal["docker", "containerd", "podman", "k3s"]
 
@@ -49,7 +50,8 @@ class NginxDeploy(Model):
     @model_validator(mode="after")
     def _tls_pair(self) -> NginxDeploy:
         if (self.tls_certificate is None) != (self.tls_key is None):
-            raise ValueError("tls_certificate and tls_key go together")
+            raise FieldProblem("tls_key" if self.tls_key is None else "tls_certificate",
+                               "tls_certificate and tls_key go together")
         return self
 
 
@@ -91,13 +93,14 @@ class Upstream(TlsOptions):
     @model_validator(mode="after")
     def _check(self) -> Upstream:
         if self.url is None:
-            raise ValueError(f"url is required for kind {self.kind}")
+            raise FieldProblem("url", f"required for kind {self.kind}")
         if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together")
+            missing = "password" if self.password is None else "username"
+            raise FieldProblem(missing, "username and password go together")
         if self.deploy is not None:
             wanted = "nginx" if self.kind == "nginx-proxy" else "cloudflare-worker"
             if self.kind not in ("nginx-proxy", "cloudflare-worker") or self.deploy.kind != wanted:
-                raise ValueError(f"deploy.kind {self.deploy.kind} does not fit kind {self.kind}")
+                raise FieldProblem("deploy.kind", f"{self.deploy.kind} does not fit an upstream of kind {self.kind}")
         return self
 
     @property
@@ -115,7 +118,7 @@ class Cache(Model):
     select: Literal["first-healthy", "fastest"] = "first-healthy"
     probe_image: str = Field(
         "library/busybox:latest",
-        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$",
+        pattern=PROBE_IMAGE_PATTERN,
         description="image whose manifest the probe asks each upstream for",
     )
 
@@ -124,7 +127,7 @@ class Cache(Model):
         seen: set[str] = set()
         for name in self.upstreams:
             if name in seen:
-                raise ValueError(f"upstream {name} is listed twice")
+                raise FieldProblem("upstreams", f"upstream {name} is listed twice")
             seen.add(name)
         return self
 
@@ -168,7 +171,7 @@ class NexusBootstrap(Model):
     @model_validator(mode="after")
     def _one_source(self) -> NexusBootstrap:
         if self.initial_password_file is not None and self.initial_password is not None:
-            raise ValueError("give initial_password_file or initial_password, not both")
+            raise FieldProblem("initial_password", "give initial_password_file or initial_password, not both")
         return self
 
 
@@ -275,6 +278,15 @@ class Profile(Model):
         if missing:
             raise ReferenceProblem(("targets", target, "listen"), f"no address for cache {missing[0]}")
         return {cache: spec.listen[cache] for cache in caches}
+
+
+class FieldProblem(ValueError):
+    """A model check that belongs to one field of the model (``field`` is relative to it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = tuple(field.split("."))
+        self.message = message
 
 
 class ReferenceProblem(ValueError):

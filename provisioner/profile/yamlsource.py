@@ -22,6 +22,10 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 MERGE_TAG = "tag:yaml.org,2002:merge"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# Plain data only: no !!python/..., !!binary, !!set or custom tags in a profile.
+ALLOWED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
+                         ("str", "int", "float", "bool", "null", "seq", "map", "merge", "timestamp"))
 
 
 @dataclass
@@ -88,7 +92,11 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self.fail(f"YAML nested deeper than {MAX_DEPTH} levels", node)
         lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag not in ALLOWED_TAGS:
+            raise self.fail(f"YAML tag {node.tag} is not allowed in a profile", node)
         if isinstance(node, ScalarNode):
+            if node.tag == TIMESTAMP_TAG:
+                return node.value  # keep dates as written (e.g. compatibility_date)
             try:
                 return self.scalars.construct_object(node)
             except yaml.YAMLError as exc:
@@ -115,7 +123,9 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 raise self.fail("a mapping key must be a plain value, not a list or mapping", key_node)
             key = self.scalars.construct_object(key_node)
-            if not isinstance(key, str | int) or isinstance(key, bool):
+            if isinstance(key, bool) or key is None:
+                raise self.fail(f"mapping key {key_node.value!r} is read as {key!r}; quote it", key_node)
+            if not isinstance(key, str | int):
                 raise self.fail(f"mapping key {key_node.value!r} must be a string", key_node)
             if key in result:
                 first = lines.get((*path, key), "?")

@@ -15,7 +15,8 @@ import pytest
 from tests.support import HELLO_REF, ONLY_B_REF
 from tests.support.fake_hub import FakeHub
 from tests.support.oci import LayoutImage, build_layout_image
-from tests.support.processes import Processes, Registries, RegistryProcess
+from tests.support.processes import Processes
+from tests.support.registry import Registries, RegistryProcess
 from tests.support.skopeo import Skopeo
 from tests.support.tools import require
 
@@ -67,7 +68,9 @@ def registries(tmp_path: Path, processes: Processes) -> Registries:
 
 
 @pytest.fixture
-def origin_registry(registries: Registries, oci_image: LayoutImage, skopeo_cli: Skopeo) -> RegistryProcess:
+def origin_registry(
+    registries: Registries, oci_image: LayoutImage, skopeo_cli: Skopeo
+) -> RegistryProcess:
     """A running origin holding ``library/hello:1`` (= ``oci_image``). The test may stop it."""
     origin = registries.origin("origin-a")
     skopeo_cli.push(oci_image.layout, oci_image.ref, origin.ref(HELLO_REF))
@@ -75,8 +78,10 @@ def origin_registry(registries: Registries, oci_image: LayoutImage, skopeo_cli: 
 
 
 @pytest.fixture
-def origin_registry_b(registries: Registries, oci_image_b: LayoutImage, skopeo_cli: Skopeo) -> RegistryProcess:
-    """A second origin holding only ``library/only-b:1`` (= ``oci_image_b``), to tell upstreams apart."""
+def origin_registry_b(
+    registries: Registries, oci_image_b: LayoutImage, skopeo_cli: Skopeo
+) -> RegistryProcess:
+    """A second origin with only ``library/only-b:1`` (``oci_image_b``): tells upstreams apart."""
     origin = registries.origin("origin-b")
     skopeo_cli.push(oci_image_b.layout, oci_image_b.ref, origin.ref(ONLY_B_REF))
     return origin

@@ -9,6 +9,10 @@ rejects forwarded credentials).
 from __future__ import annotations
 
 import http.client
+import re
+import signal
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,14 +22,16 @@ from tests.support import HELLO_REF, HELLO_REPO, ONLY_B_REF
 from tests.support.fake_hub import FakeHub
 from tests.support.oci import LayoutImage, build_image, read_dir_image
 from tests.support.ports import free_port, is_listening
-from tests.support.processes import ProcessError, Registries, RegistryProcess
+from tests.support.processes import Process, ProcessError
+from tests.support.registry import Registries, RegistryProcess
 from tests.support.skopeo import Skopeo, SkopeoError
 from tests.support.tools import require
 
 pytestmark = pytest.mark.e2e
 
 
-# -- pure-Python parts ------------------------------------------------------------------------------
+# -- pure-Python parts ----------------------------------------------------------------------------
+
 
 def test_oci_layout_is_deterministic(tmp_path: Path) -> None:
     first = build_image(tmp_path / "a", "1", "same content\n")
@@ -53,7 +59,56 @@ def test_require_skips_locally_but_fails_under_ci(monkeypatch: pytest.MonkeyPatc
         require("no-such-tool")
 
 
+def test_process_stop_escalates_and_takes_the_whole_group(tmp_path: Path) -> None:
+    # A parent that ignores SIGTERM and leaves a child behind: stop() must SIGKILL both and reap.
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print('child', child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = Process([sys.executable, "-c", script], name="stubborn", log_dir=tmp_path)
+    with proc:
+        deadline = time.monotonic() + 10
+        # The log's first line echoes the command, so match the printed line, not the word.
+        while not (found := re.search(r"^child (\d+)$", proc.log_text(), re.M)):
+            assert time.monotonic() < deadline, proc.log_tail()
+            time.sleep(0.02)
+        child_pid = int(found[1])
+        started = time.monotonic()
+        assert proc.stop(grace=0.3) == -signal.SIGKILL
+        assert time.monotonic() - started < 5
+    assert not proc.running
+    deadline = time.monotonic() + 5
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(child_pid), "the child left in the process group must be killed too"
+    assert "stubborn.log" in proc.log_tail()
+
+
+def test_process_reports_early_exit_with_log_tail(tmp_path: Path) -> None:
+    proc = Process(
+        [sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"],
+        name="early",
+        log_dir=tmp_path,
+        port=free_port(),
+    )
+    with proc, pytest.raises(ProcessError, match=r"(?s)exited with code 3.*boom: bad config"):
+        proc.wait_for_port(timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (an orphan is reaped by init, not by us)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 # -- origin and Distribution cache ----------------------------------------------------------------
+
 
 def test_origin_push_and_pull_back(
     origin_registry: RegistryProcess, oci_image: LayoutImage, skopeo_cli: Skopeo, tmp_path: Path
@@ -100,7 +155,8 @@ def test_cache_refuses_to_start_while_its_remote_is_down(registries: Registries)
     assert "exited with code 2" in str(info.value)
 
 
-# -- fake Docker Hub --------------------------------------------------------------------------------
+# -- fake Docker Hub ------------------------------------------------------------------------------
+
 
 def _assert_hub_flow(hub: FakeHub, image: LayoutImage) -> None:
     """The token flow ran, every blob went through a 307, storage never saw credentials."""
@@ -160,7 +216,10 @@ def test_fake_hub_with_credentials(
             skopeo_cli.inspect_digest(hub.ref(HELLO_REF))
         with pytest.raises(SkopeoError):
             skopeo_cli.inspect_digest(hub.ref(HELLO_REF), creds="puller:wrong")
-        assert skopeo_cli.inspect_digest(hub.ref(HELLO_REF), creds="puller:s3cret:#x") == oci_image.digest
+        assert (
+            skopeo_cli.inspect_digest(hub.ref(HELLO_REF), creds="puller:s3cret:#x")
+            == oci_image.digest
+        )
 
         cache = registries.cache(hub.url, username="puller", password="s3cret:#x")
         assert skopeo_cli.inspect_digest(cache.ref(HELLO_REF)) == oci_image.digest, cache.log_tail()

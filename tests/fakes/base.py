@@ -202,6 +202,9 @@ def fault_response(kind: FaultKind) -> Response | None:
 def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; without TCP_NODELAY a keep-alive client
+        # (requests.Session) waits ~40 ms per request on Nagle + delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
             pass

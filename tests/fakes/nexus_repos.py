@@ -39,9 +39,7 @@ BLOBSTORE_CHANGE_NOT_ALLOWED = "You cannot change a repository\u2019s blob store
 RENAME_NOT_SUPPORTED = "Renaming a repository is not supported"
 REPOSITORY_NOT_FOUND = "Repository not found"
 TRUSTSTORE_NEEDS_HTTPS = "TrustStore is available only with HTTPS remote URLs"
-INSUFFICIENT_LICENSE = (
-    "Deploying to groups is a PRO-licensed feature. See https://links.sonatype.com/product-nexus-repository"
-)
+INSUFFICIENT_LICENSE = "Deploying to groups is a PRO-licensed feature. See https://links.sonatype.com/product-nexus-repository"
 
 
 @dataclass
@@ -111,13 +109,19 @@ def maven_proxy_body(name: str, remote_url: str, **overrides: Any) -> dict[str, 
         "proxy": {"remoteUrl": remote_url, "contentMaxAge": -1, "metadataMaxAge": 1440},
         "negativeCache": {"enabled": True, "timeToLive": 1440},
         "httpClient": {"blocked": False, "autoBlock": True},
-        "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "PERMISSIVE", "contentDisposition": "INLINE"},
+        "maven": {
+            "versionPolicy": "RELEASE",
+            "layoutPolicy": "PERMISSIVE",
+            "contentDisposition": "INLINE",
+        },
     }
     body.update(overrides)
     return body
 
 
-def maven_hosted_body(name: str, write_policy: str = "allow_once", **overrides: Any) -> dict[str, Any]:
+def maven_hosted_body(
+    name: str, write_policy: str = "allow_once", **overrides: Any
+) -> dict[str, Any]:
     """A spec-valid MavenHostedRepositoryApiRequest."""
     body: dict[str, Any] = {
         "name": name,
@@ -127,7 +131,11 @@ def maven_hosted_body(name: str, write_policy: str = "allow_once", **overrides: 
             "strictContentTypeValidation": True,
             "writePolicy": write_policy,
         },
-        "maven": {"versionPolicy": "RELEASE", "layoutPolicy": "STRICT", "contentDisposition": "INLINE"},
+        "maven": {
+            "versionPolicy": "RELEASE",
+            "layoutPolicy": "STRICT",
+            "contentDisposition": "INLINE",
+        },
     }
     body.update(overrides)
     return body
@@ -140,17 +148,33 @@ def default_repositories() -> list[RepoRecord]:
     views echo that, outside the spec's lower-case enum (a known response/spec mismatch).
     """
     snapshots = maven_hosted_body("maven-snapshots", "ALLOW")
-    snapshots["maven"] = {"versionPolicy": "SNAPSHOT", "layoutPolicy": "STRICT", "contentDisposition": "INLINE"}
+    snapshots["maven"] = {
+        "versionPolicy": "SNAPSHOT",
+        "layoutPolicy": "STRICT",
+        "contentDisposition": "INLINE",
+    }
     return [
-        RepoRecord("maven-central", "maven", "proxy",
-                   maven_proxy_body("maven-central", "https://repo1.maven.org/maven2/")),
-        RepoRecord("maven-releases", "maven", "hosted", maven_hosted_body("maven-releases", "ALLOW_ONCE")),
+        RepoRecord(
+            "maven-central",
+            "maven",
+            "proxy",
+            maven_proxy_body("maven-central", "https://repo1.maven.org/maven2/"),
+        ),
+        RepoRecord(
+            "maven-releases", "maven", "hosted", maven_hosted_body("maven-releases", "ALLOW_ONCE")
+        ),
         RepoRecord("maven-snapshots", "maven", "hosted", snapshots),
-        RepoRecord("maven-public", "maven", "group", {
-            "name": "maven-public", "online": True,
-            "storage": {"blobStoreName": "default", "strictContentTypeValidation": True},
-            "group": {"memberNames": ["maven-releases", "maven-snapshots", "maven-central"]},
-        }),
+        RepoRecord(
+            "maven-public",
+            "maven",
+            "group",
+            {
+                "name": "maven-public",
+                "online": True,
+                "storage": {"blobStoreName": "default", "strictContentTypeValidation": True},
+                "group": {"memberNames": ["maven-releases", "maven-snapshots", "maven-central"]},
+            },
+        ),
     ]
 
 
@@ -185,11 +209,17 @@ def render(record: RepoRecord, base_url: str, extra_fields: bool) -> dict[str, A
     if record.type in ("proxy", "hosted"):
         cleanup = body.get("cleanup")
         # Stored as a set by Nexus: order is not kept, so it comes back sorted here.
-        view["cleanup"] = None if cleanup is None else {"policyNames": sorted(cleanup.get("policyNames") or [])}
+        view["cleanup"] = (
+            None if cleanup is None else {"policyNames": sorted(cleanup.get("policyNames") or [])}
+        )
     if record.type == "proxy":
         view.update(_proxy_view(body, extra_fields))
     if record.type == "hosted":
-        view["component"] = {"proprietaryComponents": (body.get("component") or {}).get("proprietaryComponents", False)}
+        view["component"] = {
+            "proprietaryComponents": (body.get("component") or {}).get(
+                "proprietaryComponents", False
+            )
+        }
     if record.type == "group":
         group = body.get("group") or {}
         view["group"] = {"memberNames": list(group.get("memberNames") or [])}
@@ -236,7 +266,10 @@ def _proxy_view(body: dict[str, Any], extra_fields: bool) -> dict[str, Any]:
         view_proxy["preserveEncodedCharacters"] = False
     return {
         "proxy": view_proxy,
-        "negativeCache": {"enabled": negative.get("enabled", True), "timeToLive": negative.get("timeToLive", 1440)},
+        "negativeCache": {
+            "enabled": negative.get("enabled", True),
+            "timeToLive": negative.get("timeToLive", 1440),
+        },
         "httpClient": {
             "blocked": http.get("blocked", False),
             "autoBlock": http.get("autoBlock", False),
@@ -250,7 +283,9 @@ def _proxy_view(body: dict[str, Any], extra_fields: bool) -> dict[str, Any]:
                 "useTrustStore": conn.get("useTrustStore", False),
             },
             # Write-only secrets (password, bearerToken) are never echoed.
-            "authentication": None if auth is None else {
+            "authentication": None
+            if auth is None
+            else {
                 "type": auth.get("type"),
                 "username": auth.get("username"),
                 "ntlmHost": auth.get("ntlmHost"),
@@ -282,7 +317,9 @@ def repository_xo(record: RepoRecord, base_url: str, extra_fields: bool) -> dict
 # -- rules -------------------------------------------------------------------------------------
 
 
-def group_violations(body: dict[str, Any], fmt: str, repos: dict[str, RepoRecord]) -> list[tuple[str, str]]:
+def group_violations(
+    body: dict[str, Any], fmt: str, repos: dict[str, RepoRecord]
+) -> list[tuple[str, str]]:
     """Member and writable-member violations for a group request of REST format ``fmt``."""
     group = body.get("group") or {}
     found: list[tuple[str, str]] = []
@@ -291,7 +328,12 @@ def group_violations(body: dict[str, Any], fmt: str, repos: dict[str, RepoRecord
         if existing is None:
             found.append(("memberNames", f"Member repository does not exist: {member}"))
         elif existing.path_format != fmt:
-            found.append(("memberNames", f"Member repository format does not match group repository format: {member}"))
+            found.append(
+                (
+                    "memberNames",
+                    f"Member repository format does not match group repository format: {member}",
+                )
+            )
     if group.get("writableMember"):
         found.append(("writableMember", INSUFFICIENT_LICENSE))  # CE has no group deployment
     return found
@@ -317,11 +359,19 @@ def check_docker(body: dict[str, Any], name: str, repos: dict[str, RepoRecord]) 
                 continue
             other_docker = other.body.get("docker") or {}
             if port in (other_docker.get("httpPort"), other_docker.get("httpsPort")):
-                raise RepoRejected(validation_error(
-                    (f"docker.{key}", f"Port {port} is already in use by repository {other.name}")))
+                raise RepoRejected(
+                    validation_error(
+                        (
+                            f"docker.{key}",
+                            f"Port {port} is already in use by repository {other.name}",
+                        )
+                    )
+                )
     dp = body.get("dockerProxy")
     if dp is not None and dp.get("indexType") == "CUSTOM" and not dp.get("indexUrl"):
-        raise RepoRejected(validation_error(("dockerProxy.indexUrl", "Index URL is required for a CUSTOM index")))
+        raise RepoRejected(
+            validation_error(("dockerProxy.indexUrl", "Index URL is required for a CUSTOM index"))
+        )
 
 
 def check_cleanup(body: dict[str, Any], policies: set[str]) -> None:
@@ -334,9 +384,13 @@ def check_cleanup(body: dict[str, Any], policies: set[str]) -> None:
 # -- blob store views --------------------------------------------------------------------------
 
 
-def blobstore_summary(name: str, store: dict[str, Any], repos: dict[str, RepoRecord]) -> dict[str, Any]:
+def blobstore_summary(
+    name: str, store: dict[str, Any], repos: dict[str, RepoRecord]
+) -> dict[str, Any]:
     """One GenericBlobStoreApiResponse item of ``GET /v1/blobstores``."""
-    users = sum(1 for r in repos.values() if (r.body.get("storage") or {}).get("blobStoreName") == name)
+    users = sum(
+        1 for r in repos.values() if (r.body.get("storage") or {}).get("blobStoreName") == name
+    )
     return {
         "softQuota": copy.deepcopy(store.get("softQuota")),
         "name": name,
@@ -398,7 +452,9 @@ class RepositoryEndpoints:
         """GET /v1/repositories: RepositoryXO of every repository the caller may browse."""
         if not self._can_browse(call):
             return ok([])
-        return ok([repository_xo(r, self.base_url(), self.extra_fields) for r in self.repos.values()])
+        return ok(
+            [repository_xo(r, self.base_url(), self.extra_fields) for r in self.repos.values()]
+        )
 
     def get_repository(self, call: Call) -> Response:
         """GET /v1/repositories/{name}: any format or type; 404 ``"Repository not found"``."""
@@ -436,7 +492,10 @@ class RepositoryEndpoints:
     def get_format_repository(self, call: Call) -> Response:
         """GET /v1/repositories/{fmt}/{type}/{name}: 404 unless format *and* type match."""
         record = self.repos.get(call.params["name"])
-        if record is None or (record.path_format, record.type) != (call.params["fmt"], call.params["type"]):
+        if record is None or (record.path_format, record.type) != (
+            call.params["fmt"],
+            call.params["type"],
+        ):
             return not_found()
         return ok(render(record, self.base_url(), self.extra_fields))
 
@@ -461,7 +520,12 @@ class RepositoryEndpoints:
 
     def update_repository(self, call: Call) -> Response:
         """PUT /v1/repositories/{fmt}/{type}/{name}: 204; 404 (empty) when missing; 400 otherwise."""
-        fmt, rtype, name, body = call.params["fmt"], call.params["type"], call.params["name"], call.body
+        fmt, rtype, name, body = (
+            call.params["fmt"],
+            call.params["type"],
+            call.params["name"],
+            call.body,
+        )
         if rtype == "group" and (violations := group_violations(body, fmt, self.repos)):
             return validation_error(*violations)
         try:
@@ -475,8 +539,11 @@ class RepositoryEndpoints:
             if (record.path_format, record.type) != (fmt, rtype):
                 # Not recorded: Nexus keeps the stored recipe and fails the facet update; the fake
                 # refuses it outright rather than turn a proxy into a half-group.
-                raise RepoRejected(message_error(
-                    f"Repository {name} is a {record.format} {record.type} repository, not {FORMATS[fmt][0]} {rtype}"))
+                raise RepoRejected(
+                    message_error(
+                        f"Repository {name} is a {record.format} {record.type} repository, not {FORMATS[fmt][0]} {rtype}"
+                    )
+                )
             old_store = (record.body.get("storage") or {}).get("blobStoreName")
             if (body.get("storage") or {}).get("blobStoreName") != old_store:
                 raise RepoRejected(message_error(BLOBSTORE_CHANGE_NOT_ALLOWED))
@@ -493,9 +560,12 @@ class RepositoryEndpoints:
         if clash is None:
             return
         if self.duplicate_error == "string":
-            raise RepoRejected(message_error(
-                f"Cannot index record #17:8: found duplicated key '{name}' in index "
-                f"'repository_repository_name_idx' previously assigned to the record #17:3"))
+            raise RepoRejected(
+                message_error(
+                    f"Cannot index record #17:8: found duplicated key '{name}' in index "
+                    f"'repository_repository_name_idx' previously assigned to the record #17:3"
+                )
+            )
         raise RepoRejected(validation_error(("PARAMETER name", DUPLICATE_MESSAGE)))
 
     def _check_blobstore_exists(self, body: dict[str, Any]) -> None:
@@ -516,7 +586,10 @@ class RepositoryEndpoints:
         if any(n.lower() == name.lower() for n in self.blobstores):
             # NP BlobStoreResource: ValidationErrorsException("name", ...)
             return validation_error(("name", DUPLICATE_MESSAGE))
-        self.blobstores[name] = {"path": body.get("path") or name, "softQuota": copy.deepcopy(body.get("softQuota"))}
+        self.blobstores[name] = {
+            "path": body.get("path") or name,
+            "softQuota": copy.deepcopy(body.get("softQuota")),
+        }
         return no_content()
 
     def get_file_blobstore(self, call: Call) -> Response:
@@ -541,7 +614,11 @@ class RepositoryEndpoints:
         name = call.params["name"]
         if name not in self.blobstores:
             return message_error(BLOBSTORE_NOT_FOUND, 404)
-        users = [r.name for r in self.repos.values() if (r.body.get("storage") or {}).get("blobStoreName") == name]
+        users = [
+            r.name
+            for r in self.repos.values()
+            if (r.body.get("storage") or {}).get("blobStoreName") == name
+        ]
         if users:
             return message_error(f"Blob store {name} is in use by {len(users)} repositories")
         del self.blobstores[name]

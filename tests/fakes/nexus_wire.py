@@ -61,7 +61,7 @@ def definition_name(method: str, template: str) -> str:
     return f"<inline {json.dumps(schema, sort_keys=True)}>"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _inline_validator(schema_json: str) -> Draft4Validator:
     registry: Registry = Registry().with_resource(
         "urn:nexus-spec", Resource(contents=spec(), specification=DRAFT4)
@@ -124,7 +124,9 @@ def _walk_unknown(schema: dict[str, Any], value: Any, path: str, found: list[str
 # -- responses ----------------------------------------------------------------------------------
 
 
-def json_response(payload: Any, status: int = 200, content_type: str = "application/json") -> Response:
+def json_response(
+    payload: Any, status: int = 200, content_type: str = "application/json"
+) -> Response:
     """A JSON response encoded as raw UTF-8, like Nexus's Jackson output."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     return Response(status, body, {"Content-Type": content_type})
@@ -148,7 +150,9 @@ def empty(status: int) -> Response:
 
 def unauthorized() -> Response:
     """401 as Nexus sends it for missing or wrong basic credentials."""
-    return Response(401, b"", {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'})
+    return Response(
+        401, b"", {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'}
+    )
 
 
 def media_type(header: str | None) -> str:
@@ -165,7 +169,9 @@ class Call:
 
     __slots__ = ("request", "params", "body", "user")
 
-    def __init__(self, request: Request, params: dict[str, str], body: Any, user: str | None) -> None:
+    def __init__(
+        self, request: Request, params: dict[str, str], body: Any, user: str | None
+    ) -> None:
         self.request = request
         self.params = params
         self.body = body

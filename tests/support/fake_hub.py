@@ -43,7 +43,9 @@ from tests.fakes.base import FakeServer, Request, Response
 ServerName = Literal["registry", "auth", "storage"]
 SERVICE = "registry.docker.io"
 _REPO_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>manifests|blobs|tags)/(?P<rest>[^/]+)$")
-_STORAGE_PATH = re.compile(r"^/registry-v2/docker/registry/v2/blobs/sha256/[0-9a-f]{2}/(?P<hex>[0-9a-f]{64})/data$")
+_STORAGE_PATH = re.compile(
+    r"^/registry-v2/docker/registry/v2/blobs/sha256/[0-9a-f]{2}/(?P<hex>[0-9a-f]{64})/data$"
+)
 # Response headers of the origin worth passing on; hop-by-hop and length are set by FakeServer.
 _PASS_HEADERS = ("Content-Type", "Docker-Content-Digest", "Etag", "Link")
 # FakeServer folds repeated request headers into one (the last), and Go clients send one Accept
@@ -115,7 +117,9 @@ class FakeHub:
     def stop(self) -> None:
         # ThreadingHTTPServer.shutdown() waits up to its 0.5 s poll interval; stop the three
         # servers side by side rather than one after another.
-        threads = [threading.Thread(target=s.stop) for s in (self.registry, self.auth, self.storage)]
+        threads = [
+            threading.Thread(target=s.stop) for s in (self.registry, self.auth, self.storage)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -177,7 +181,11 @@ class FakeHub:
         if error is not None:
             value += f',error="{error}"'
         resp = Response.json(
-            {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required", "detail": None}]},
+            {
+                "errors": [
+                    {"code": "UNAUTHORIZED", "message": "authentication required", "detail": None}
+                ]
+            },
             401,
         )
         resp.headers["WWW-Authenticate"] = value
@@ -198,8 +206,10 @@ class FakeHub:
             return Response.json({})
         match = _REPO_PATH.match(path)
         if match is None or request.method not in ("GET", "HEAD"):
-            return _error(404, "NOT_FOUND", "not found") if match is None else _error(
-                405, "UNSUPPORTED", "the fake hub is read-only"
+            return (
+                _error(404, "NOT_FOUND", "not found")
+                if match is None
+                else _error(405, "UNSUPPORTED", "the fake hub is read-only")
             )
         name, kind, rest = match["name"], match["kind"], match["rest"]
         token = self._token_of(request)
@@ -210,13 +220,17 @@ class FakeHub:
         if kind == "blobs":
             hexpart = rest.split(":", 1)[-1]
             if not rest.startswith("sha256:") or not re.fullmatch(r"[0-9a-f]{64}", hexpart):
-                return _error(400, "DIGEST_INVALID", "provided digest did not match uploaded content")
+                return _error(
+                    400, "DIGEST_INVALID", "provided digest did not match uploaded content"
+                )
             # Like the real CDN URL: the digest in the path, a (fake) signature in the query.
             location = (
                 f"{self.storage.url}/registry-v2/docker/registry/v2/blobs/sha256/{hexpart[:2]}/{hexpart}/data"
                 f"?repo={quote(name, safe='')}&verify={secrets.token_hex(8)}"
             )
-            return Response(307, b"", {"Location": location, "Content-Type": "text/html; charset=utf-8"})
+            return Response(
+                307, b"", {"Location": location, "Content-Type": "text/html; charset=utf-8"}
+            )
         return self._origin("GET", f"/v2/{name}/{kind}/{rest}", {"Accept": _MANIFEST_ACCEPT})
 
     # -- token server (auth.docker.io) ------------------------------------------------------------
@@ -225,7 +239,11 @@ class FakeHub:
             return Response.json({"details": "not found"}, 404)
         if request.method == "POST":
             form = _parse_form(request.body)
-            scopes, user, password = form.get("scope", []), _first(form, "username"), _first(form, "password")
+            scopes, user, password = (
+                form.get("scope", []),
+                _first(form, "username"),
+                _first(form, "password"),
+            )
         else:
             scopes = request.query.get("scope", [])
             user, password = _basic(request.headers.get("authorization"))
@@ -236,13 +254,20 @@ class FakeHub:
         repositories = frozenset(
             parts[1]
             for scope in " ".join(scopes).split()
-            if (parts := scope.split(":"))[0] == "repository" and len(parts) >= 3 and "pull" in parts[2].split(",")
+            if (parts := scope.split(":"))[0] == "repository"
+            and len(parts) >= 3
+            and "pull" in parts[2].split(",")
         )
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = _Token(repositories, user)
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body: dict[str, object] = {"token": token, "access_token": token, "expires_in": 300, "issued_at": now}
+        body: dict[str, object] = {
+            "token": token,
+            "access_token": token,
+            "expires_in": 300,
+            "issued_at": now,
+        }
         return Response.json(body)
 
     # -- blob storage (the CDN) -------------------------------------------------------------------
@@ -283,7 +308,9 @@ class FakeHub:
 class _Server(FakeServer):
     """One of the hub's three servers: dispatches to the hub and records into its log."""
 
-    def __init__(self, hub: FakeHub, name: ServerName, handler: Callable[[Request], Response]) -> None:
+    def __init__(
+        self, hub: FakeHub, name: ServerName, handler: Callable[[Request], Response]
+    ) -> None:
         super().__init__(latency=hub.latency)
         self.hub = hub
         self.name: ServerName = name

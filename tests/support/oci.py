@@ -42,7 +42,11 @@ class Blob:
         return len(self.data)
 
     def descriptor(self, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-        desc: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        desc: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
         if annotations:
             desc["annotations"] = annotations
         return desc
@@ -91,7 +95,7 @@ def _gzip(data: bytes) -> bytes:
 
 
 def make_image(content: str, filename: str = DEFAULT_FILENAME) -> Image:
-    """Build the blobs of a one-layer linux/amd64 image whose file ``filename`` holds ``content``."""
+    """The blobs of a one-layer linux/amd64 image whose file ``filename`` holds ``content``."""
     tar = layer_tar(content, filename)
     layer = Blob(_gzip(tar), MEDIA_LAYER)
     config = Blob(
@@ -100,7 +104,10 @@ def make_image(content: str, filename: str = DEFAULT_FILENAME) -> Image:
                 "architecture": "amd64",
                 "os": "linux",
                 "config": {"Cmd": ["/bin/true"]},
-                "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]},
+                "rootfs": {
+                    "type": "layers",
+                    "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()],
+                },
                 "history": [{"created_by": "tests/support/oci.py"}],
             }
         ),
@@ -120,8 +127,11 @@ def make_image(content: str, filename: str = DEFAULT_FILENAME) -> Image:
     return Image(manifest=manifest, config=config, layer=layer)
 
 
-def build_image(directory: Path | str, ref: str, content: str, filename: str = DEFAULT_FILENAME) -> str:
-    """Write (or extend) an OCI layout in ``directory`` with an image tagged ``ref``; return its digest.
+def build_image(
+    directory: Path | str, ref: str, content: str, filename: str = DEFAULT_FILENAME
+) -> str:
+    """Write (or extend) an OCI layout in ``directory`` with an image tagged ``ref``; return
+    its manifest digest.
 
     ``ref`` is the layout's ref name (``oci:<directory>:<ref>`` for skopeo). Calling it again on the
     same directory with another ref adds that image; the same ref is replaced. The returned value is
@@ -140,10 +150,16 @@ def build_image(directory: Path | str, ref: str, content: str, filename: str = D
     if index_path.exists():
         existing = json.loads(index_path.read_text())
         manifests = [
-            m for m in existing.get("manifests", []) if m.get("annotations", {}).get(REF_ANNOTATION) != ref
+            m
+            for m in existing.get("manifests", [])
+            if m.get("annotations", {}).get(REF_ANNOTATION) != ref
         ]
     manifests.append(image.manifest.descriptor({REF_ANNOTATION: ref}))
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }
     index_path.write_bytes(_canonical_json(index))
     return image.digest
 

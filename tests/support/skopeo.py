@@ -47,9 +47,13 @@ class Skopeo:
     tests of client-side mirror lists.
     """
 
-    def __init__(self, workdir: Path | str | None = None, registries_conf: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path | str | None = None, registries_conf: str | None = None
+    ) -> None:
         self.binary = require("skopeo")
-        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="provisioner-skopeo-"))
+        self.workdir = (
+            Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="provisioner-skopeo-"))
+        )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.home = self.workdir / "home"
         self.home.mkdir(exist_ok=True)
@@ -83,15 +87,23 @@ class Skopeo:
         argv = [
             self.binary,
             # Hidden but supported flag; the env twin is only honoured by newer releases.
-            "--registries-conf", str(self.registries_conf),
-            "--registries.d", str(self.workdir / "registries.d"),
-            "--policy", str(self.policy),
-            "--tmpdir", str(self.workdir / "tmp"),
+            "--registries-conf",
+            str(self.registries_conf),
+            "--registries.d",
+            str(self.workdir / "registries.d"),
+            "--policy",
+            str(self.policy),
+            "--tmpdir",
+            str(self.workdir / "tmp"),
             *args,
         ]
         try:
             done = subprocess.run(
-                argv, capture_output=True, text=True, env=self._env(), timeout=timeout,
+                argv,
+                capture_output=True,
+                text=True,
+                env=self._env(),
+                timeout=timeout,
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as exc:
@@ -124,7 +136,9 @@ class Skopeo:
                 args += ["--dest-creds", dest_creds]
         self.run(*args, *extra, src, dest, timeout=timeout)
 
-    def push(self, layout_dir: Path | str, ref: str, dest: str, *, dest_creds: str | None = None) -> None:
+    def push(
+        self, layout_dir: Path | str, ref: str, dest: str, *, dest_creds: str | None = None
+    ) -> None:
         """Push the image tagged ``ref`` in the OCI layout ``layout_dir`` to ``dest``."""
         self.copy(f"oci:{Path(layout_dir)}:{ref}", dest, dest_creds=dest_creds)
 
@@ -162,11 +176,13 @@ def default() -> Skopeo:
 
 
 def push(layout_dir: Path | str, ref: str, dest: str) -> None:
-    """Push ``oci:<layout_dir>:<ref>`` to ``dest`` (a registry reference like ``127.0.0.1:5000/x:1``)."""
+    """Push ``oci:<layout_dir>:<ref>`` to ``dest`` (a reference like ``127.0.0.1:5000/x:1``)."""
     default().push(layout_dir, ref, dest)
 
 
-def copy(src: str, dest: str, *, src_creds: str | None = None, dest_creds: str | None = None) -> None:
+def copy(
+    src: str, dest: str, *, src_creds: str | None = None, dest_creds: str | None = None
+) -> None:
     """Copy an image between two references (docker:// implied when no transport is given)."""
     default().copy(src, dest, src_creds=src_creds, dest_creds=dest_creds)
 
