@@ -137,6 +137,10 @@ def execute(planned: Sequence[PlannedUnit], parallelism: int = 8,
             if not change.is_noop:
                 pending[change.address] = change
                 owner[change.address] = unit
+    blocked = [c for c in pending.values() if c.blocked]
+    if blocked:  # refuse before anything is written, not half-way through
+        raise PlanError("; ".join(f"{c.address}: {c.blocked}" for c in blocked)
+                        + " (nothing was changed)")
     total, done = len(pending), 0
     finished: set[str] = set()
     running: dict[Future[float], Change] = {}

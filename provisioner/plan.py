@@ -51,6 +51,9 @@ class Change:
     are the managed fields only, for JSON output; ``payload`` is whatever the backend's ``apply``
     needs (never rendered). ``text_diff`` is a unified diff for generated files.
     ``sensitive_fields`` names fields of before/after that are secret.
+    ``blocked`` (non-empty) says why this change may not run in this run and which flag allows
+    it (a replacement that loses data without ``--replace``): ``diff`` shows it, and the engine
+    refuses to start an apply that holds a blocked change, so nothing is written.
     """
 
     address: str
@@ -65,6 +68,7 @@ class Change:
     depends_on: tuple[str, ...] = ()
     text_diff: str | None = None
     payload: Any = field(default=None, compare=False, repr=False)
+    blocked: str = ""
 
     @property
     def is_noop(self) -> bool:

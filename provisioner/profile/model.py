@@ -46,6 +46,11 @@ class NginxDeploy(Model):
     registry: Url = Field(DOCKER_HUB_URL, description="the registry relayed (default Docker Hub)")
     auth: Url = Field(DOCKER_HUB_AUTH_URL, description="the token service relayed as /token")
     resolver: str = Field("1.1.1.1 8.8.8.8", description="DNS used to follow blob redirects")
+    upstream_ca: Path | None = Field(
+        Path("/etc/ssl/certs/ca-certificates.crt"),
+        description="CA bundle that verifies the relayed registry, token service and blob storage "
+                    "(null: no verification, warns)",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> NginxDeploy:
@@ -167,6 +172,8 @@ class NexusBootstrap(Model):
     initial_password_file: Path | None = None
     initial_password: Secret | None = None
     accept_eula: bool = False
+    wait: Duration = Field(
+        120.0, description="how long to wait for a starting instance to become writable")
 
     @model_validator(mode="after")
     def _one_source(self) -> NexusBootstrap:
@@ -211,6 +218,18 @@ class Clients(Model):
     output: Path
     formats: list[ClientFormat] = Field(default_factory=lambda: ["docker", "containerd", "podman", "k3s"])
     include_upstreams: bool = Field(True, description="list upstreams after the caches")
+    trust_upstreams: bool = Field(
+        True,
+        description="upstreams may resolve tags (containerd 'resolve', podman pull-from-mirror all); "
+                    "false: digests only, as containerd advises for public mirrors",
+    )
+    dial_timeout: Duration = Field(
+        3.0, description="containerd: connect timeout per host before the next one is tried")
+    addresses: dict[str, Url] = Field(
+        default_factory=dict,
+        description="client-facing URL of a cache, keyed '<target>' or '<target>/<cache>', when "
+                    "clients reach it by another address (a TLS front, a 0.0.0.0 listen)",
+    )
 
 
 class ProbeSettings(Model):

@@ -8,6 +8,7 @@ a map from each value's path, such as ``("caches", "hub", "upstreams", 0)``, to 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# What PyYAML's reader counts as a line break (its marks are the line numbers reported).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 # Plain data only: no !!python/..., !!binary, !!set or custom tags in a profile.
 ALLOWED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
@@ -62,6 +65,11 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         raise ProfileError(f"not valid YAML: {problem}", f"{source}:{line}") from None
+    except yaml.reader.ReaderError as exc:
+        # Its str() spans two lines; rebuild one from the parts (the line from the position).
+        line = len(_LINE_BREAK.findall(text[: exc.position])) + 1
+        raise ProfileError(f"not valid YAML: character #x{exc.character:04x} is not allowed "
+                           f"({exc.reason})", f"{source}:{line}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"not valid YAML: {exc}", f"{source}:1") from None
     except RecursionError:

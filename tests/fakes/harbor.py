@@ -7,7 +7,7 @@ checked against the spec and any deviation lands in :attr:`FakeHarbor.spec_viola
 Request pipeline, in Harbor's middleware order:
 
 1. request id: ``X-Request-Id`` echoed, or a fresh one (§1);
-2. session: a ``sid`` cookie is set on every response whose request lacks a known one (§0.7);
+2. session: a ``sid`` cookie is set on every response whose request carries none (§0.7);
 3. CSRF: a write carrying ``sid`` needs a valid ``X-Harbor-CSRF-Token``, else 403
    "CSRF token invalid" (§0.7, §1 CSRF);
 4. security: Basic auth; bad or missing credentials make the request anonymous, never an error;
@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 
-from .base import Fault, FakeServer, FaultKind, Request, Response
+from .base import FakeServer, Fault, FaultKind, Request, Response
 from .harbor_common import (
     API_PREFIX,
     DEFAULT_VERSION,
@@ -120,7 +120,6 @@ class FakeHarbor(ProjectHandlers, FakeServer):
         self.login_lock_seconds = login_lock_seconds
         self.url_change_clears_secret = url_change_clears_secret
         self.unhealthy_components: set[str] = set()
-        self.sessions: set[str] = set()
         self.csrf_tokens: set[str] = set()
         self._locked_until: dict[str, float] = {}
 
@@ -151,11 +150,9 @@ class FakeHarbor(ProjectHandlers, FakeServer):
         with self.lock:
             cookies = _cookies(request)
             headers: dict[str, str] = {"X-Request-Id": request_id}
-            carry_session = "sid" in cookies
-            if cookies.get("sid") not in self.sessions:
-                sid = self.token()
-                self.sessions.add(sid)
-                headers["Set-Cookie"] = f"sid={sid}; Path=/; HttpOnly"
+            carry_session = "sid" in cookies  # any sid counts: no session store needed
+            if not carry_session:
+                headers["Set-Cookie"] = f"sid={self.token()}; Path=/; HttpOnly"
             early = self._csrf(request, carry_session, headers)
             user, failed = (None, False) if early else self._authenticate(request)
         if failed and self.login_lock_seconds > 0:
@@ -166,7 +163,8 @@ class FakeHarbor(ProjectHandlers, FakeServer):
             resp.headers.setdefault(key, value)
         return resp
 
-    def _csrf(self, request: Request, carry_session: bool, headers: dict[str, str]) -> Response | None:
+    def _csrf(self, request: Request, carry_session: bool,
+              headers: dict[str, str]) -> Response | None:
         """gorilla/csrf, skipped for /api/ without a ``sid`` cookie (§0.7)."""
         if not carry_session:
             return None

@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus, urlsplit
 
@@ -118,7 +118,8 @@ def error_response(err: HarborError) -> Response:
                      {"Content-Type": "application/json; charset=utf-8"})
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(payload: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
     """A go-swagger JSON answer (compact JSON, trailing newline like ``json.Encoder``)."""
     hdrs = {"Content-Type": "application/json"}
     hdrs.update(headers or {})
@@ -158,7 +159,7 @@ def proxy_types(version: Version) -> tuple[str, ...]:
 # -- formats ----------------------------------------------------------------------------------
 def now_iso() -> str:
     """``strfmt.DateTime`` JSON: UTC with milliseconds, e.g. ``2026-07-01T10:00:00.123Z``."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -245,7 +246,8 @@ def parse_q(q: str | None) -> dict[str, Clause]:
     for param in q.split(","):
         key, sep, raw = param.partition("=")
         if not sep or not key or not raw:
-            raise HarborError(400, 'the query string must contain "=" and the key/value cannot be empty')
+            raise HarborError(
+                400, 'the query string must contain "=" and the key/value cannot be empty')
         out[key] = _parse_pattern(raw)
     return out
 
@@ -280,7 +282,7 @@ def _as_text(value: Any) -> str:
 
 
 def clause_matches(clause: Clause, value: Any) -> bool:
-    """Whether a stored column ``value`` satisfies ``clause`` (fuzzy = case-insensitive contains)."""
+    """Whether a stored column ``value`` satisfies ``clause`` (fuzzy: case-insensitive)."""
     text = _as_text(value)
     if clause.kind == "exact":
         return text == _as_text(clause.values[0])
@@ -313,13 +315,18 @@ def sort_rows(rows: list[dict[str, Any]], sort: str | None, default: str) -> lis
     for key in reversed(keys):
         desc = key.startswith("-")
         field = key.lstrip("-")
-        rows = sorted(rows, key=lambda r, f=field: (r.get(f) is None, _sort_key(r.get(f))),
-                      reverse=desc)
+
+        def key_of(row: dict[str, Any], name: str = field) -> tuple[bool, Any]:
+            return (row.get(name) is None, _sort_key(row.get(name)))
+
+        rows = sorted(rows, key=key_of, reverse=desc)
     return rows
 
 
 def _sort_key(value: Any) -> Any:
-    return (0, value, "") if isinstance(value, int) and not isinstance(value, bool) else (1, 0, str(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
 
 
 # -- paging (§1, H:src/server/v2.0/handler/base.go Links, src/lib/link.go) ---------------------
@@ -352,7 +359,8 @@ def paginate(rows: list[Any], page: int, page_size: int) -> list[Any]:
     return rows[start:start + page_size]
 
 
-def link_header(path: str, query: dict[str, list[str]], total: int, page: int, page_size: int) -> str:
+def link_header(path: str, query: dict[str, list[str]], total: int, page: int,
+                page_size: int) -> str:
     """``<path?...page=N...>; rel="prev" , <...>; rel="next"`` exactly as Harbor builds it.
 
     Go re-encodes the query with sorted keys, then un-escapes it; links are joined with " , ".

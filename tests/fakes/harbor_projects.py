@@ -106,7 +106,8 @@ class ProjectHandlers(RegistryHandlers):
         }
         if project["registry_id"]:
             out["registry_id"] = project["registry_id"]
-        member = ctx.user is not None and (ctx.is_admin or ctx.user["user_id"] == project["owner_id"])
+        member = ctx.user is not None and (
+            ctx.is_admin or ctx.user["user_id"] == project["owner_id"])
         if member:
             out["current_user_role_id"] = 1
             out["current_user_role_ids"] = [1]
@@ -156,7 +157,7 @@ class ProjectHandlers(RegistryHandlers):
     def head_project(self, ctx: Ctx) -> Response:
         """HEAD /projects?project_name=: 200 or 404/401 without a body (§4)."""
         name = ctx.request.arg("project_name")
-        if name is None:
+        if not name:
             raise HarborError(422, "validation failure list:\nproject_name in query is required")
         self._access(ctx, name, write=False)
         return empty_response(200)
@@ -196,7 +197,8 @@ class ProjectHandlers(RegistryHandlers):
             raise HarborError(400, f"Project name {name} is illegal in length. "
                                    "(greater than 255 or less than 1)")
         if not PROJECT_NAME_RE.match(name):
-            raise HarborError(400, "project name is not in lower case or contains illegal characters")
+            raise HarborError(
+                400, "project name is not in lower case or contains illegal characters")
         if name in self.projects:
             raise HarborError(409, f"The project named {name} already exists")
         metadata.pop("retention_id", None)

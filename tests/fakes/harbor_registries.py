@@ -24,6 +24,7 @@ from .harbor_common import (
     parse_paging,
     parse_q,
     sort_rows,
+    swagger_error,
 )
 from .harbor_state import Ctx, HarborState
 
@@ -75,7 +76,7 @@ class RegistryHandlers(HarborState):
         try:
             return int(raw)
         except ValueError:
-            raise HarborError(422, f"validation failure list:\nid in path must be of type int64: {raw!r}") from None
+            raise swagger_error(422, f"id in path must be of type int64: {raw!r}") from None
 
     def _validate(self, reg: dict[str, Any]) -> None:
         """``controller.validate`` (create and update): name, URL, then the health ping (§0.3)."""

@@ -262,12 +262,6 @@ class HarborState:
             return next((p for p in self.projects.values() if p["project_id"] == key), None)
         return self.projects.get(key)
 
-    def new_project_id(self) -> int:
-        """Reserve the next project id."""
-        pid = self._next_project_id
-        self._next_project_id += 1
-        return pid
-
     def new_registry_id(self) -> int:
         """Reserve the next registry id."""
         rid = self._next_registry_id

@@ -6,9 +6,10 @@ It serves the REST API under ``/service/rest`` the way a real Nexus does as reco
 :mod:`tests.fakes.nexus_repos`, body validation and error shapes in :mod:`tests.fakes.nexus_wire`.
 
 Every JSON request body is validated against the spec schema of its operation. A body that
-breaks it is answered 400 (a ValidationErrorXO list) and recorded in :attr:`NexusFake.spec_violations`,
-so a test can assert the client only ever sent spec-valid bodies. Keys the spec does not know are
-recorded in :attr:`NexusFake.unknown_fields` (Nexus ignores them silently).
+breaks it is answered 400 (a ValidationErrorXO list) and recorded in
+:attr:`NexusFake.spec_violations`, so a test can assert the client only ever sent spec-valid
+bodies. Keys the spec does not know are recorded in :attr:`NexusFake.unknown_fields` (Nexus
+ignores them silently).
 
 Run standalone: ``python -m tests.fakes.nexus --port 8081 [--latency 0.05] [--fresh]``.
 """
@@ -30,11 +31,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tests.fakes.base import FakeServer, Request, Response
-from tests.fakes.nexus_repos import (
-    RepoRecord,
-    RepositoryEndpoints,
-    default_repositories,
-)
+from tests.fakes.nexus_repos import RepoRecord, default_repositories
+from tests.fakes.nexus_repos_api import RepositoryEndpoints
 from tests.fakes.nexus_wire import (
     API_PREFIX,
     Call,
@@ -53,7 +51,8 @@ from tests.fakes.nexus_wire import (
 EULA_DISCLAIMER = (
     "Use of Sonatype Nexus Repository - Community Edition is governed by the End User License "
     "Agreement at https://links.sonatype.com/products/nxrm/ce-eula. By returning the value from "
-    "\u2018accepted:false\u2019 to \u2018accepted:true\u2019, you acknowledge that you have read and "
+    "\u2018accepted:false\u2019 to \u2018accepted:true\u2019, you acknowledge that you have read "
+    "and "
     "agree to the End User License Agreement at https://links.sonatype.com/products/nxrm/ce-eula."
 )
 EULA_GATE_MESSAGE = (
@@ -91,107 +90,47 @@ class Route:
     consumes: Consumes = None
 
 
+_PARAM_NAMES = {"repositoryName": "name"}  # handlers read params["name"] for either spelling
+
+
 def _route(
-    method: str,
-    regex: str,
-    template: str,
-    handler: str,
-    auth: Auth = "admin",
-    consumes: Consumes = None,
+    method: str, template: str, handler: str, auth: Auth = "admin", consumes: Consumes = None
 ) -> Route:
+    """A route whose regex is derived from its spec template (``{{p}}`` -> one path segment)."""
+    regex = template.replace("{fmt}/{type}", r"(?P<fmt>docker|maven)/(?P<type>proxy|hosted|group)")
+    regex = re.sub(r"\{\{(\w+)\}\}", lambda m: f"(?P<{_PARAM_NAMES.get(m[1], m[1])}>[^/]+)", regex)
     return Route(method, re.compile(f"^{regex}$"), template, handler, auth, consumes)
 
 
-_FMT = r"(?P<fmt>docker|maven)/(?P<type>proxy|hosted|group)"
-_NAME = r"(?P<name>[^/]+)"
-ROUTES: tuple[Route, ...] = (
-    _route("GET", "/v1/status", "/v1/status", "status", "none"),
-    _route("GET", "/v1/status/writable", "/v1/status/writable", "status_writable", "none"),
-    _route("GET", "/v1/system/eula", "/v1/system/eula", "get_eula"),
-    _route("POST", "/v1/system/eula", "/v1/system/eula", "post_eula", consumes="json"),
-    _route(
-        "GET", "/v1/security/realms/available", "/v1/security/realms/available", "realms_available"
-    ),
-    _route("GET", "/v1/security/realms/active", "/v1/security/realms/active", "realms_active"),
-    _route(
-        "PUT",
-        "/v1/security/realms/active",
-        "/v1/security/realms/active",
-        "set_realms",
-        consumes="json",
-    ),
-    _route("GET", "/v1/security/anonymous", "/v1/security/anonymous", "get_anonymous"),
-    _route(
-        "PUT", "/v1/security/anonymous", "/v1/security/anonymous", "set_anonymous", consumes="json"
-    ),
-    _route(
-        "PUT",
-        "/v1/security/users/(?P<userId>[^/]+)/change-password",
-        "/v1/security/users/{{userId}}/change-password",
-        "change_password",
-        consumes="text",
-    ),
-    _route("GET", "/v1/repositories", "/v1/repositories", "list_repositories", "browse"),
-    _route("GET", "/v1/repositorySettings", "/v1/repositorySettings", "repository_settings"),
-    _route(
-        "GET",
-        f"/v1/repositories/{_NAME}",
-        "/v1/repositories/{{repositoryName}}",
-        "get_repository",
-        "browse",
-    ),
-    _route(
-        "DELETE",
-        f"/v1/repositories/{_NAME}",
-        "/v1/repositories/{{repositoryName}}",
-        "delete_repository",
-    ),
-    _route(
-        "POST",
-        f"/v1/repositories/{_NAME}/invalidate-cache",
-        "/v1/repositories/{{repositoryName}}/invalidate-cache",
-        "invalidate_cache",
-    ),
-    _route(
-        "POST",
-        f"/v1/repositories/{_FMT}",
-        "/v1/repositories/{fmt}/{type}",
-        "create_repository",
-        consumes="json",
-    ),
-    _route(
-        "GET",
-        f"/v1/repositories/{_FMT}/{_NAME}",
-        "/v1/repositories/{fmt}/{type}/{{repositoryName}}",
-        "get_format_repository",
-    ),
-    _route(
-        "PUT",
-        f"/v1/repositories/{_FMT}/{_NAME}",
-        "/v1/repositories/{fmt}/{type}/{{repositoryName}}",
-        "update_repository",
-        consumes="json",
-    ),
-    _route("GET", "/v1/blobstores", "/v1/blobstores", "list_blobstores"),
-    _route(
-        "POST",
-        "/v1/blobstores/file",
-        "/v1/blobstores/file",
-        "create_file_blobstore",
-        consumes="json",
-    ),
-    _route(
-        "GET", f"/v1/blobstores/file/{_NAME}", "/v1/blobstores/file/{{name}}", "get_file_blobstore"
-    ),
-    _route(
-        "PUT",
-        f"/v1/blobstores/file/{_NAME}",
-        "/v1/blobstores/file/{{name}}",
-        "update_file_blobstore",
-        consumes="json",
-    ),
-    _route("DELETE", f"/v1/blobstores/{_NAME}", "/v1/blobstores/{{name}}", "delete_blobstore"),
+_REPO = "/v1/repositories/{{repositoryName}}"
+_FORMAT_REPO = "/v1/repositories/{fmt}/{type}/{{repositoryName}}"
+_ROWS: tuple[tuple[str, str, str, Auth, Consumes], ...] = (
+    ("GET", "/v1/status", "status", "none", None),
+    ("GET", "/v1/status/writable", "status_writable", "none", None),
+    ("GET", "/v1/system/eula", "get_eula", "admin", None),
+    ("POST", "/v1/system/eula", "post_eula", "admin", "json"),
+    ("GET", "/v1/security/realms/available", "realms_available", "admin", None),
+    ("GET", "/v1/security/realms/active", "realms_active", "admin", None),
+    ("PUT", "/v1/security/realms/active", "set_realms", "admin", "json"),
+    ("GET", "/v1/security/anonymous", "get_anonymous", "admin", None),
+    ("PUT", "/v1/security/anonymous", "set_anonymous", "admin", "json"),
+    ("PUT", "/v1/security/users/{{userId}}/change-password", "change_password", "admin", "text"),
+    ("GET", "/v1/repositories", "list_repositories", "browse", None),
+    ("GET", "/v1/repositorySettings", "repository_settings", "admin", None),
+    ("GET", _REPO, "get_repository", "browse", None),
+    ("DELETE", _REPO, "delete_repository", "admin", None),
+    ("POST", _REPO + "/invalidate-cache", "invalidate_cache", "admin", None),
+    ("POST", "/v1/repositories/{fmt}/{type}", "create_repository", "admin", "json"),
+    ("GET", _FORMAT_REPO, "get_format_repository", "admin", None),
+    ("PUT", _FORMAT_REPO, "update_repository", "admin", "json"),
+    ("GET", "/v1/blobstores", "list_blobstores", "admin", None),
+    ("POST", "/v1/blobstores/file", "create_file_blobstore", "admin", "json"),
+    ("GET", "/v1/blobstores/file/{{name}}", "get_file_blobstore", "admin", None),
+    ("PUT", "/v1/blobstores/file/{{name}}", "update_file_blobstore", "admin", "json"),
+    ("DELETE", "/v1/blobstores/{{name}}", "delete_blobstore", "admin", None),
 )
+ROUTES: tuple[Route, ...] = tuple(_route(*row) for row in _ROWS)
+"""Every operation the fake serves; each ``template`` is a path of the spec (tested)."""
 
 
 class NexusFake(RepositoryEndpoints, FakeServer):
@@ -332,7 +271,7 @@ class NexusFake(RepositoryEndpoints, FakeServer):
     def add_repository(
         self, body: dict[str, Any], *, fmt: str = "docker", type: str = "proxy"
     ) -> RepoRecord:
-        """Plant a repository without HTTP, unvalidated (build bodies with ``nexus_repos.*_body``)."""
+        """Plant a repository without HTTP and unvalidated; bodies from ``nexus_repos.*_body``."""
         with self.lock:
             record = RepoRecord(body["name"], fmt, type, json.loads(json.dumps(body)))
             self.repos[record.name] = record
@@ -457,7 +396,7 @@ class NexusFake(RepositoryEndpoints, FakeServer):
         return body
 
     def _content(self, request: Request) -> Response:
-        """``/repository/<name>/...``: gated on the CE EULA (§2 step 3), otherwise a bare registry ping."""
+        """``/repository/<name>/...``: gated on the CE EULA (§2 step 3), else a registry ping."""
         if self.eula_endpoint and not self.eula_accepted:
             return Response.text(EULA_GATE_MESSAGE, 403)
         name, _, rest = request.path[len("/repository/") :].partition("/")
@@ -466,20 +405,12 @@ class NexusFake(RepositoryEndpoints, FakeServer):
             return Response.text("Not Found", 404)
         if record.path_format == "docker" and ("/" + rest).startswith("/v2"):
             if self._authenticate(request)[1] is None:
-                resp = json_response(
-                    {
-                        "errors": [
-                            {
-                                "code": "UNAUTHORIZED",
-                                "message": "access to the requested resource is not authorized",
-                            }
-                        ]
-                    },
-                    401,
-                )
-                resp.headers["WWW-Authenticate"] = (
-                    f'Bearer realm="{self.base_url()}/v2/token",service="{self.base_url()}/v2/token"'
-                )
+                # A live 3.96.1 answers an anonymous ping 401 with a token challenge, even with
+                # anonymous access on; content requests are what anonymous pulls really use.
+                denied = {"code": "UNAUTHORIZED", "message": "authentication required"}
+                resp = json_response({"errors": [denied]}, 401)
+                token = f"{self.base_url()}/v2/token"
+                resp.headers["WWW-Authenticate"] = f'Bearer realm="{token}",service="{token}"'
                 return resp
             resp = json_response({})
             resp.headers["Docker-Distribution-Api-Version"] = "registry/2.0"

@@ -21,8 +21,8 @@ import functools
 import json
 from typing import Any
 
-from jsonschema import Draft4Validator
-from referencing import Registry, Resource
+from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from tests.fakes.base import Request, Response
@@ -57,15 +57,13 @@ def definition_name(method: str, template: str) -> str:
         return "<no body>"
     ref = schema.get("$ref", "")
     if ref.startswith("#/definitions/"):
-        return ref.removeprefix("#/definitions/")
+        return str(ref).removeprefix("#/definitions/")
     return f"<inline {json.dumps(schema, sort_keys=True)}>"
 
 
 @functools.cache
 def _inline_validator(schema_json: str) -> Draft4Validator:
-    registry: Registry = Registry().with_resource(
-        "urn:nexus-spec", Resource(contents=spec(), specification=DRAFT4)
-    )
+    registry: Registry = Registry().with_resource("urn:nexus-spec", DRAFT4.create_resource(spec()))
     schema = json.loads(schema_json.replace('"#/definitions/', '"urn:nexus-spec#/definitions/'))
     return Draft4Validator(schema, registry=registry)
 

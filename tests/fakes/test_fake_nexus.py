@@ -540,7 +540,8 @@ def test_group_members_must_exist_and_share_the_format(fake: NexusFake) -> None:
         {"id": "memberNames", "message": "Member repository does not exist: ghost"},
         {
             "id": "memberNames",
-            "message": "Member repository format does not match group repository format: maven-central",
+            "message": "Member repository format does not match group repository format: "
+            "maven-central",
         },
     ]
     assert "hub" not in fake.repos

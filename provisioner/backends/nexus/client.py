@@ -29,14 +29,14 @@ class NexusClient(HttpClient):
     initial admin password and the password change switches the client to the target's one.
     """
 
-    def __init__(self, base_url: str, *, auth: tuple[str, str], tls: Tls = Tls(),
+    def __init__(self, base_url: str, *, auth: tuple[str, str], tls: Tls | None = None,
                  timeout: float = 10.0, name: str = "nexus",
                  session: requests.Session | None = None) -> None:
         root = base_url.rstrip("/")
         if root.endswith(API):  # a user who pasted the REST root gets what they meant
             root = root[: -len(API)]
-        super().__init__(root, auth=auth, tls=tls, timeout=timeout, name=name, headers=JSON,
-                         session=session)
+        super().__init__(root, auth=auth, tls=tls or Tls(), timeout=timeout, name=name,
+                         headers=JSON, session=session)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{API}{path}"
@@ -85,14 +85,15 @@ class NexusClient(HttpClient):
                 if self.writable():
                     return
                 last = "503 (starting, or read-only)"
-            except (Unreachable, ApiError) as exc:
-                if not isinstance(exc, Unreachable) and getattr(exc, "status", None) not in (502, 503, 504):
+            except ApiError as exc:
+                if not isinstance(exc, Unreachable) and exc.status not in (502, 503, 504):
                     raise
                 last = str(exc)
             if time.monotonic() + interval > deadline:
-                raise Unreachable(f"not writable after {seconds:g}s: {last}", method="GET",
-                                  url=self.url("/v1/status/writable"),
-                                  hint=f"is {self.name} running? raise bootstrap.wait to wait longer")
+                raise Unreachable(
+                    f"not writable after {seconds:g}s: {last}", method="GET",
+                    url=self.url("/v1/status/writable"),
+                    hint=f"is {self.name} running? raise bootstrap.wait to wait longer")
             time.sleep(interval)
 
     def credentials_work(self, auth: tuple[str, str]) -> bool:
