@@ -57,8 +57,10 @@ def validate(profile: str) -> int:
     from provisioner.console import err
 
     loaded = _load(profile)
-    err(f"{profile}: valid ({len(loaded.upstreams)} upstreams, {len(loaded.caches)} caches, "
-        f"{len(loaded.targets)} targets)")
+    err(
+        f"{profile}: valid ({len(loaded.upstreams)} upstreams, {len(loaded.caches)} caches, "
+        f"{len(loaded.targets)} targets)"
+    )
     return 0
 
 
@@ -73,13 +75,24 @@ def schema() -> int:
 
 
 def _target_option(f: Any) -> Any:
-    return click.option("-t", "--target", "targets", multiple=True, metavar="NAME",
-                        help="Only this target (repeatable); also 'clients' and 'upstreams'.")(f)
+    return click.option(
+        "-t",
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="NAME",
+        help="Only this target (repeatable); also 'clients' and 'upstreams'.",
+    )(f)
 
 
 def _parallelism_option(f: Any) -> Any:
-    return click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
-                        help="Requests in flight at once per run.")(f)
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Requests in flight at once per run.",
+    )(f)
 
 
 def _plan(profile_path: str, targets: tuple[str, ...], options: Options) -> tuple[Plan, Any, Any]:
@@ -96,13 +109,28 @@ def _plan(profile_path: str, targets: tuple[str, ...], options: Options) -> tupl
 @cli.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
 @_target_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (terraform show -json style).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable plan (terraform show -json style)."
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 1 error.")
-@click.option("--prune", is_flag=True, help="Also plan deleting resources this tool created that the profile dropped.")
-@click.option("--replace", "allow_replace", is_flag=True, help="Plan replacements that lose cached data.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also plan deleting resources this tool created that the profile dropped.",
+)
+@click.option(
+    "--replace", "allow_replace", is_flag=True, help="Plan replacements that lose cached data."
+)
 @_parallelism_option
-def diff(profile: str, targets: tuple[str, ...], as_json: bool, detailed_exitcode: bool,
-         prune: bool, allow_replace: bool, parallelism: int) -> int:
+def diff(
+    profile: str,
+    targets: tuple[str, ...],
+    as_json: bool,
+    detailed_exitcode: bool,
+    prune: bool,
+    allow_replace: bool,
+    parallelism: int,
+) -> int:
     """Show what apply would change on every target (read-only)."""
     from provisioner.backends.base import Options
     from provisioner.console import out
@@ -118,14 +146,32 @@ def diff(profile: str, targets: tuple[str, ...], as_json: bool, detailed_exitcod
 @cli.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
 @_target_option
-@click.option("-y", "--auto-approve", is_flag=True, envvar="PROVISIONER_AUTO_APPROVE",
-              show_envvar=True, help="Apply without asking.")
-@click.option("--prune", is_flag=True, help="Delete resources this tool created that the profile dropped.")
-@click.option("--replace", "allow_replace", is_flag=True,
-              help="Allow replacements that lose cached data (a Harbor proxy project).")
+@click.option(
+    "-y",
+    "--auto-approve",
+    is_flag=True,
+    envvar="PROVISIONER_AUTO_APPROVE",
+    show_envvar=True,
+    help="Apply without asking.",
+)
+@click.option(
+    "--prune", is_flag=True, help="Delete resources this tool created that the profile dropped."
+)
+@click.option(
+    "--replace",
+    "allow_replace",
+    is_flag=True,
+    help="Allow replacements that lose cached data (a Harbor proxy project).",
+)
 @_parallelism_option
-def apply(profile: str, targets: tuple[str, ...], auto_approve: bool, prune: bool,
-          allow_replace: bool, parallelism: int) -> int:
+def apply(
+    profile: str,
+    targets: tuple[str, ...],
+    auto_approve: bool,
+    prune: bool,
+    allow_replace: bool,
+    parallelism: int,
+) -> int:
     """Plan, confirm, apply every change in dependency order, then verify convergence."""
     from provisioner import engine
     from provisioner.backends.base import Options
@@ -140,10 +186,13 @@ def apply(profile: str, targets: tuple[str, ...], auto_approve: bool, prune: boo
         return 0
     if not auto_approve:
         if not sys.stdin.isatty():
-            raise ProvisionerError("refusing to apply without confirmation: no terminal to ask on; "
-                                   "pass -y/--auto-approve")
-        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="",
-                              show_default=False, err=True)
+            raise ProvisionerError(
+                "refusing to apply without confirmation: no terminal to ask on; "
+                "pass -y/--auto-approve"
+            )
+        answer = click.prompt(
+            "Apply these changes? Only 'yes' is accepted", default="", show_default=False, err=True
+        )
         if answer.strip() != "yes":
             err("Apply cancelled; nothing was changed.")
             return 1
@@ -154,8 +203,10 @@ def apply(profile: str, targets: tuple[str, ...], auto_approve: bool, prune: boo
     applied = engine.execute(planned, parallelism, on_done=progress)
     engine.verify(units, parallelism)
     add, change, destroy = plan.counts()
-    out(f"Apply complete: {add} added, {change} changed, {destroy} destroyed "
-        f"({applied} changes); every target matches the profile.\n")
+    out(
+        f"Apply complete: {add} added, {change} changed, {destroy} destroyed "
+        f"({applied} changes); every target matches the profile.\n"
+    )
     return 0
 
 
@@ -186,8 +237,12 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str) -> None:
     from provisioner.secrets import redact
 
-    click.echo(click.style("Error: ", fg="red", bold=True) if _state["color"] else "Error: ",
-               err=True, nl=False, color=_state["color"])
+    click.echo(
+        click.style("Error: ", fg="red", bold=True) if _state["color"] else "Error: ",
+        err=True,
+        nl=False,
+        color=_state["color"],
+    )
     click.echo(redact(message), err=True)
     sys.exit(1)
 

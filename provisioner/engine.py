@@ -58,8 +58,9 @@ def unit_names(profile: Profile) -> list[str]:
     return names
 
 
-def build_units(profile: Profile, selection: Selection, options: Options,
-                only: Sequence[str] = ()) -> list[TargetContext]:
+def build_units(
+    profile: Profile, selection: Selection, options: Options, only: Sequence[str] = ()
+) -> list[TargetContext]:
     """Contexts for the units to plan; ``only`` filters by name (unknown names are an error)."""
     known = unit_names(profile)
     for name in only:
@@ -102,7 +103,9 @@ def plan_unit(ctx: TargetContext) -> PlannedUnit:
     return PlannedUnit(ctx, backend, client, [*bootstrap, *changes])
 
 
-def plan_all(units: Sequence[TargetContext], parallelism: int = 8) -> tuple[Plan, list[PlannedUnit]]:
+def plan_all(
+    units: Sequence[TargetContext], parallelism: int = 8
+) -> tuple[Plan, list[PlannedUnit]]:
     """Plan every unit, concurrently (reads of one target never wait on another's)."""
     if not units:
         return Plan(), []
@@ -117,14 +120,19 @@ class ApplyError(ProvisionerError):
     """A change failed; ``done`` changes were applied before it."""
 
     def __init__(self, address: str, error: Exception, done: int, total: int) -> None:
-        super().__init__(f"{address}: {error} ({done} of {total} changes applied; "
-                         "fix the cause and run apply again: it continues from here)")
+        super().__init__(
+            f"{address}: {error} ({done} of {total} changes applied; "
+            "fix the cause and run apply again: it continues from here)"
+        )
         self.address = address
         self.error = error
 
 
-def execute(planned: Sequence[PlannedUnit], parallelism: int = 8,
-            on_done: Callable[[Change, float], None] | None = None) -> int:
+def execute(
+    planned: Sequence[PlannedUnit],
+    parallelism: int = 8,
+    on_done: Callable[[Change, float], None] | None = None,
+) -> int:
     """Apply every pending change, each once its dependencies are done. Returns the count.
 
     After the first failure no new change starts; the ones running finish, then the failure is
@@ -139,8 +147,9 @@ def execute(planned: Sequence[PlannedUnit], parallelism: int = 8,
                 owner[change.address] = unit
     blocked = [c for c in pending.values() if c.blocked]
     if blocked:  # refuse before anything is written, not half-way through
-        raise PlanError("; ".join(f"{c.address}: {c.blocked}" for c in blocked)
-                        + " (nothing was changed)")
+        raise PlanError(
+            "; ".join(f"{c.address}: {c.blocked}" for c in blocked) + " (nothing was changed)"
+        )
     total, done = len(pending), 0
     finished: set[str] = set()
     running: dict[Future[float], Change] = {}
@@ -185,7 +194,9 @@ def execute(planned: Sequence[PlannedUnit], parallelism: int = 8,
 
 def verify(units: Sequence[TargetContext], parallelism: int = 8) -> Plan:
     """Re-read and re-plan after an apply; raise when anything still differs."""
-    fresh = [TargetContext(u.name, u.kind, u.spec, u.profile, u.selection, u.options) for u in units]
+    fresh = [
+        TargetContext(u.name, u.kind, u.spec, u.profile, u.selection, u.options) for u in units
+    ]
     plan, _ = plan_all(fresh, parallelism)
     if not plan.empty:
         left = ", ".join(c.address for c in plan.pending)

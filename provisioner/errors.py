@@ -21,7 +21,7 @@ from __future__ import annotations
 
 
 class ProvisionerError(Exception):
-    """Base of every error a user may see. ``str(err)`` is the whole message; ``hint`` is optional."""
+    """Base of every error a user may see: ``str(err)`` is the whole line, ``hint`` optional."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

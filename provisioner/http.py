@@ -81,7 +81,9 @@ class _Retry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
 
-def make_session(retries: int = 3, backoff: float = 0.3, pool: int = 16, cookies: bool = True) -> requests.Session:
+def make_session(
+    retries: int = 3, backoff: float = 0.3, pool: int = 16, cookies: bool = True
+) -> requests.Session:
     """A Session with bounded retries for idempotent methods and a connection pool of ``pool``.
 
     ``cookies=False`` refuses every cookie: Harbor answers a returned ``sid`` cookie with a CSRF
@@ -179,26 +181,50 @@ class HttpClient:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InsecureRequestWarning)  # warned once, above
                 response = self.session.request(
-                    method, url, params=params, json=json, data=data, headers=send_headers,
-                    auth=credentials, timeout=timeout or self.timeout, verify=self.tls.verify,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=send_headers,
+                    auth=credentials,
+                    timeout=timeout or self.timeout,
+                    verify=self.tls.verify,
                     allow_redirects=method in ("GET", "HEAD"),
                 )
         except requests.exceptions.SSLError as exc:
-            raise Unreachable(_reason(exc, "TLS handshake failed"), method=method, url=url,
-                              hint="set ca_file to the server's CA, or insecure: true to skip checks") from None
+            raise Unreachable(
+                _reason(exc, "TLS handshake failed"),
+                method=method,
+                url=url,
+                hint="set ca_file to the server's CA, or insecure: true to skip checks",
+            ) from None
         except requests.exceptions.Timeout:
-            raise Unreachable(f"no answer within {timeout or self.timeout:g}s", method=method, url=url) from None
+            raise Unreachable(
+                f"no answer within {timeout or self.timeout:g}s", method=method, url=url
+            ) from None
         except requests.exceptions.TooManyRedirects:
             raise BadResponse("redirect loop", method=method, url=url) from None
         except requests.exceptions.RetryError as exc:
-            raise ServerError(_reason(exc, "still failing after retries"), method=method, url=url) from None
+            raise ServerError(
+                _reason(exc, "still failing after retries"), method=method, url=url
+            ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise Unreachable(_reason(exc, "cannot connect"), method=method, url=url,
-                              hint=f"is {self.name} running and reachable at {self.base_url}?") from None
+            raise Unreachable(
+                _reason(exc, "cannot connect"),
+                method=method,
+                url=url,
+                hint=f"is {self.name} running and reachable at {self.base_url}?",
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise Unreachable(_reason(exc, "request failed"), method=method, url=url) from None
-        log.debug("%s %s -> %s (%.0f ms)", method, url, response.status_code,
-                  (time.monotonic() - started) * 1000)
+        log.debug(
+            "%s %s -> %s (%.0f ms)",
+            method,
+            url,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
         if response.status_code in ok or response.status_code in allow:
             return response
         raise self._status_error(method, url, response)
@@ -207,7 +233,8 @@ class HttpClient:
         status = response.status_code
         message = self.error_message(response) or describe_body(response)
         cls: type[HttpStatusError] = STATUS_ERRORS.get(status) or (
-            ServerError if status >= 500 else HttpStatusError)
+            ServerError if status >= 500 else HttpStatusError
+        )
         return cls(message, method=method, url=url, status=status, hint=self.hint_for(status))
 
     def json(self, response: requests.Response, method: str = "GET") -> Any:
@@ -215,12 +242,20 @@ class HttpClient:
         try:
             return response.json()
         except ValueError:
-            raise BadResponse(f"expected JSON, got {describe_body(response)}", method=method,
-                              url=response.url, status=response.status_code) from None
+            raise BadResponse(
+                f"expected JSON, got {describe_body(response)}",
+                method=method,
+                url=response.url,
+                status=response.status_code,
+            ) from None
 
 
 STATUS_ERRORS: dict[int, type[HttpStatusError]] = {
-    401: Unauthorized, 403: Unauthorized, 404: NotFound, 409: Conflict, 429: RateLimited,
+    401: Unauthorized,
+    403: Unauthorized,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
 }
 
 
@@ -231,7 +266,11 @@ def describe_body(response: requests.Response) -> str:
         return "empty body"
     content_type = response.headers.get("Content-Type", "")
     if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
-        title = text.lower().split("<title>", 1)[-1].split("</title>", 1)[0] if "<title>" in text.lower() else ""
+        title = (
+            text.lower().split("<title>", 1)[-1].split("</title>", 1)[0]
+            if "<title>" in text.lower()
+            else ""
+        )
         return f"an HTML page{f' ({title.strip()})' if title else ''} instead of an API answer"
     one_line = " ".join(text.split())
     return one_line[:EXCERPT] + ("..." if len(one_line) > EXCERPT else "")
@@ -240,7 +279,11 @@ def describe_body(response: requests.Response) -> str:
 def _reason(exc: Exception, fallback: str) -> str:
     """The innermost cause of a requests exception, without URLs (which the caller adds)."""
     text = str(exc)
-    for marker in ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution"):
+    for marker in (
+        "Name or service not known",
+        "nodename nor servname",
+        "Temporary failure in name resolution",
+    ):
         if marker in text:
             return "DNS lookup failed"
     if "Connection refused" in text:

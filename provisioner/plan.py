@@ -25,7 +25,9 @@ class Action(enum.Enum):
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "no-op": " "}[self.value]
+        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "no-op": " "}[
+            self.value
+        ]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class FieldDiff:
 
     @property
     def masked(self) -> bool:
-        return self.sensitive or secrets.is_secret_text(self.old) or secrets.is_secret_text(self.new)
+        return (
+            self.sensitive or secrets.is_secret_text(self.old) or secrets.is_secret_text(self.new)
+        )
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ def diff_fields(
             continue
         have = actual.get(key)
         if isinstance(want, Mapping):
-            out.extend(diff_fields(want, have if isinstance(have, Mapping) else {}, secret, f"{path}."))
+            out.extend(
+                diff_fields(want, have if isinstance(have, Mapping) else {}, secret, f"{path}.")
+            )
         elif want != have:
             out.append(FieldDiff(path, have, want))
     return tuple(out)
@@ -157,15 +163,41 @@ def update_or_noop(
     """CREATE when ``actual`` is None, UPDATE when managed fields differ, else NOOP."""
     secret = frozenset(sensitive)
     if actual is None:
-        return Change(address, Action.CREATE, target, resource_type, reason or "does not exist",
-                      after=desired, sensitive_fields=secret, depends_on=depends_on, payload=payload)
+        return Change(
+            address,
+            Action.CREATE,
+            target,
+            resource_type,
+            reason or "does not exist",
+            after=desired,
+            sensitive_fields=secret,
+            depends_on=depends_on,
+            payload=payload,
+        )
     diffs = diff_fields(desired, actual, secret)
     if not diffs:
-        return Change(address, Action.NOOP, target, resource_type, before=desired, after=desired,
-                      sensitive_fields=secret)
-    return Change(address, Action.UPDATE, target, resource_type, reason, diffs,
-                  before=_project(actual, desired), after=desired, sensitive_fields=secret,
-                  depends_on=depends_on, payload=payload)
+        return Change(
+            address,
+            Action.NOOP,
+            target,
+            resource_type,
+            before=desired,
+            after=desired,
+            sensitive_fields=secret,
+        )
+    return Change(
+        address,
+        Action.UPDATE,
+        target,
+        resource_type,
+        reason,
+        diffs,
+        before=_project(actual, desired),
+        after=desired,
+        sensitive_fields=secret,
+        depends_on=depends_on,
+        payload=payload,
+    )
 
 
 def _project(actual: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,5 +205,9 @@ def _project(actual: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str,
     out: dict[str, Any] = {}
     for key, want in desired.items():
         have = actual.get(key)
-        out[key] = _project(have, want) if isinstance(want, Mapping) and isinstance(have, Mapping) else have
+        out[key] = (
+            _project(have, want)
+            if isinstance(want, Mapping) and isinstance(have, Mapping)
+            else have
+        )
     return out

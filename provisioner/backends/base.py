@@ -3,7 +3,7 @@
 A backend turns a :class:`TargetContext` into changes and executes them::
 
     client  = backend.connect(ctx)                 # session, file root, ...; no requests yet
-    prep    = backend.prepare(client, ctx)         # credential check / bootstrap changes (reads only)
+    prep    = backend.prepare(client, ctx)         # credentials, bootstrap changes (reads only)
     desired = backend.desired(ctx)                 # pure
     actual  = backend.read_actual(client, ctx, desired)
     changes = backend.plan(ctx, desired, actual)   # pure; table-tested

@@ -58,14 +58,28 @@ def read_file(path: Path) -> ActualFile:
     return ActualFile(path, content, stat.S_IMODE(st.st_mode))
 
 
-def plan_file(spec: FileSpec, actual: ActualFile, target: str, address: str,
-              depends_on: tuple[str, ...] = (), reason: str = "") -> Change:
+def plan_file(
+    spec: FileSpec,
+    actual: ActualFile,
+    target: str,
+    address: str,
+    depends_on: tuple[str, ...] = (),
+    reason: str = "",
+) -> Change:
     """The change that makes ``actual`` equal ``spec``."""
     if actual.content is None:
         diff = unified_diff("", spec.content, str(spec.path))
-        return Change(address, Action.CREATE, target, "file", reason or "file does not exist",
-                      after={"path": str(spec.path), "mode": oct(spec.mode)}, text_diff=diff,
-                      depends_on=depends_on, payload=spec)
+        return Change(
+            address,
+            Action.CREATE,
+            target,
+            "file",
+            reason or "file does not exist",
+            after={"path": str(spec.path), "mode": oct(spec.mode)},
+            text_diff=diff,
+            depends_on=depends_on,
+            payload=spec,
+        )
     diffs: list[FieldDiff] = []
     if actual.mode != spec.mode:
         diffs.append(FieldDiff("mode", oct(actual.mode or 0), oct(spec.mode)))
@@ -76,16 +90,27 @@ def plan_file(spec: FileSpec, actual: ActualFile, target: str, address: str,
     text = unified_diff(actual.content, spec.content, str(spec.path))
     if actual.mode != spec.mode:
         text += f"    mode {oct(actual.mode or 0)} -> {oct(spec.mode)}\n"
-    return Change(address, Action.UPDATE, target, "file", reason, tuple(diffs),
-                  before={"path": str(spec.path), "mode": oct(actual.mode or 0)},
-                  after={"path": str(spec.path), "mode": oct(spec.mode)},
-                  text_diff=text, depends_on=depends_on, payload=spec)
+    return Change(
+        address,
+        Action.UPDATE,
+        target,
+        "file",
+        reason,
+        tuple(diffs),
+        before={"path": str(spec.path), "mode": oct(actual.mode or 0)},
+        after={"path": str(spec.path), "mode": oct(spec.mode)},
+        text_diff=text,
+        depends_on=depends_on,
+        payload=spec,
+    )
 
 
 def unified_diff(old: str, new: str, name: str) -> str:
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile=f"a/{name}" if old else "/dev/null", tofile=f"b/{name}",
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{name}" if old else "/dev/null",
+        tofile=f"b/{name}",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
@@ -124,14 +149,18 @@ class FileBackend:
     def prepare(self, client: None, ctx: object) -> list[Change]:
         return []
 
-    def read_actual(self, client: None, ctx: object, desired: dict[str, FileSpec]) -> dict[str, ActualFile]:
+    def read_actual(
+        self, client: None, ctx: object, desired: dict[str, FileSpec]
+    ) -> dict[str, ActualFile]:
         return {address: read_file(spec.path) for address, spec in desired.items()}
 
-    def plan_files(self, target: str, desired: dict[str, FileSpec],
-                   actual: dict[str, ActualFile]) -> list[Change]:
-        return [plan_file(spec, actual[address], target, address) for address, spec in desired.items()]
+    def plan_files(
+        self, target: str, desired: dict[str, FileSpec], actual: dict[str, ActualFile]
+    ) -> list[Change]:
+        return [
+            plan_file(spec, actual[address], target, address) for address, spec in desired.items()
+        ]
 
     def apply(self, client: None, change: Change) -> None:
         assert isinstance(change.payload, FileSpec)
         write_file(change.payload)
-

@@ -41,16 +41,23 @@ def load_profile(path: str | Path, env: Mapping[str, str] | None = None) -> Prof
     return parse_profile(text, source, env)
 
 
-def parse_profile(text: str, source: str = "<profile>", env: Mapping[str, str] | None = None) -> Profile:
+def parse_profile(
+    text: str, source: str = "<profile>", env: Mapping[str, str] | None = None
+) -> Profile:
     """Validate profile ``text``; ``source`` names it in error messages."""
     doc = parse_yaml(text, source)
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__ if doc.data is not None else "nothing"
-        raise ProfileError(f"expected a mapping with 'version: 1' at the top, got {kind}", doc.where(()))
+        raise ProfileError(
+            f"expected a mapping with 'version: 1' at the top, got {kind}", doc.where(())
+        )
     version = doc.data.get("version", 1)
     if type(version) is not int or version != 1:  # `version: true` must not pass as 1
-        raise ProfileError(f"unsupported version {version!r}; this tool reads version 1",
-                           doc.where(("version",)), "version")
+        raise ProfileError(
+            f"unsupported version {version!r}; this tool reads version 1",
+            doc.where(("version",)),
+            "version",
+        )
     try:
         data = interpolate(doc.data, os.environ if env is None else env)
     except InterpolationError as exc:
@@ -90,14 +97,17 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path_, str | None]:
     for i, part in enumerate(items):
         if part == "[key]":
             return tuple(path), None
-        if isinstance(node, dict) and part in node:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             path.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
-        elif i == len(items) - 1 and isinstance(part, str) and isinstance(node, dict) \
-                and part in _field_names():
+        elif (
+            i == len(items) - 1
+            and isinstance(part, str)
+            and isinstance(node, dict)
+            and part in _field_names()
+        ):
             return tuple(path), part  # a missing field (other trailing parts are union tags)
     return tuple(path), None
 
@@ -113,8 +123,10 @@ def _message(error: Any, field_name: str | None) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         if pattern == NAME_PATTERN:
-            return (f"bad name {error['input']!r}: names are lower-case letters, digits and '-', "
-                    "starting with a letter or digit")
+            return (
+                f"bad name {error['input']!r}: names are lower-case letters, digits and '-', "
+                "starting with a letter or digit"
+            )
         return f"{_PATTERN_TEXT.get(pattern, 'does not match ' + pattern)}, got {error['input']!r}"
     if kind == "string_too_long":
         return f"at most {error['ctx']['max_length']} characters"

@@ -7,6 +7,7 @@ default. Cross-references (a cache naming an upstream, a target naming a cache) 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ UpstreamKind = Literal["cloudflare-worker", "nginx-proxy", "mirror", "docker-hub
 PROBE_IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
 RESERVED_TARGET_NAMES = ("clients", "upstreams")
 ClientFormat = Literal["docker", "containerd", "podman", "k3s"]
+ALL_CLIENT_FORMATS: tuple[ClientFormat, ...] = ("docker", "containerd", "podman", "k3s")
 
 
 class Model(BaseModel):
@@ -197,6 +199,7 @@ class NexusTarget(ServerTarget):
 
 class HarborBootstrap(Model):
     initial_password: Secret = Field(description="the admin password of a fresh install")
+    wait: Duration = Field(300.0, description="how long to wait for /ping and /health to be ready")
 
 
 class HarborTarget(ServerTarget):
@@ -204,9 +207,26 @@ class HarborTarget(ServerTarget):
 
     kind: Literal["harbor"]
     public: bool = Field(False, description="proxy projects anyone may pull from")
-    proxy_speed_kb: int | None = Field(None, ge=-1, description="-1 = unlimited (Harbor >= 2.9)")
-    max_upstream_conn: int | None = Field(None, ge=-1, description="-1 = unlimited (Harbor >= 2.13)")
+    proxy_speed_kb: int | None = Field(
+        None, ge=-1, le=2**31 - 1,
+        description="upstream bandwidth limit in Kbps, -1 = unlimited (Harbor >= 2.12)")
+    max_upstream_conn: int | None = Field(
+        None, ge=-1, le=2**31 - 1,
+        description="upstream connections per artifact, -1 = unlimited (Harbor >= 2.15)")
     bootstrap: HarborBootstrap | None = None
+
+    @model_validator(mode="after")
+    def _password_policy(self) -> HarborTarget:
+        # Bootstrap sets this password on the instance and Harbor refuses a weak one (400) only
+        # once the run has started, so refuse it here, before anything is sent. Harbor's own
+        # check (handler/user.go) uses the ASCII classes [A-Z], [a-z], [0-9].
+        if self.bootstrap is not None:
+            value = self.password.get_secret_value()
+            if not (8 <= len(value) <= 128 and re.search("[A-Z]", value)
+                    and re.search("[a-z]", value) and re.search("[0-9]", value)):
+                raise FieldProblem("password", "Harbor needs 8-128 characters with an upper-case "
+                                   "letter, a lower-case letter and a digit (bootstrap sets it)")
+        return self
 
 
 AnyTarget = Annotated[RegistryTarget | NexusTarget | HarborTarget, Field(discriminator="kind")]
@@ -216,7 +236,7 @@ class Clients(Model):
     """Client-side mirror configs: the caches first, then the upstreams, in order."""
 
     output: Path
-    formats: list[ClientFormat] = Field(default_factory=lambda: ["docker", "containerd", "podman", "k3s"])
+    formats: list[ClientFormat] = Field(default_factory=lambda: list(ALL_CLIENT_FORMATS))
     include_upstreams: bool = Field(True, description="list upstreams after the caches")
     trust_upstreams: bool = Field(
         True,
@@ -259,21 +279,21 @@ class Profile(Model):
             if target_name in RESERVED_TARGET_NAMES:
                 raise ReferenceProblem(("targets", target_name),
                                        f"{target_name!r} is reserved for generated files; pick another name")
-            for cache in target.caches or ():
-                if cache not in self.caches:
-                    raise _ref_error(("targets", target_name, "caches"), "cache", cache, self.caches)
+            for listed in target.caches or ():
+                if listed not in self.caches:
+                    raise _ref_error(("targets", target_name, "caches"), "cache", listed, self.caches)
             if isinstance(target, RegistryTarget):
-                for cache, address in self.registry_listen(target_name).items():
-                    other = registry_addresses.setdefault(address, f"{target_name}/{cache}")
-                    if other != f"{target_name}/{cache}":
+                for served, address in self.registry_listen(target_name).items():
+                    other = registry_addresses.setdefault(address, f"{target_name}/{served}")
+                    if other != f"{target_name}/{served}":
                         raise ReferenceProblem(
                             ("targets", target_name, "listen"),
                             f"{address} is already used by {other}; each Registry cache needs its own address",
                         )
             if isinstance(target, NexusTarget):
-                for cache in target.ports:
-                    if cache not in self.target_caches(target_name):
-                        raise _ref_error(("targets", target_name, "ports"), "cache", cache, self.caches)
+                for ported in target.ports:
+                    if ported not in self.target_caches(target_name):
+                        raise _ref_error(("targets", target_name, "ports"), "cache", ported, self.caches)
         return self
 
     def target_caches(self, target: str) -> list[str]:

@@ -10,7 +10,14 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, SecretStr, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    WithJsonSchema,
+)
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Name = Annotated[
@@ -87,8 +94,11 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema(
-        {"type": ["string", "number"], "pattern": r"^(\d+(\.\d+)?(ms|s|m|h))+$",
-         "description": "a duration: 30s, 1m30s, 250ms, or seconds as a number"}
+        {
+            "type": ["string", "number"],
+            "pattern": r"^(\d+(\.\d+)?(ms|s|m|h))+$",
+            "description": "a duration: 30s, 1m30s, 250ms, or seconds as a number",
+        }
     ),
 ]
 
@@ -108,7 +118,9 @@ def parse_listen(value: Any) -> str:
 ListenAddress = Annotated[
     str,
     BeforeValidator(parse_listen),
-    WithJsonSchema({"type": ["string", "integer"], "description": "host:port, e.g. 127.0.0.1:5000"}),
+    WithJsonSchema(
+        {"type": ["string", "integer"], "description": "host:port, e.g. 127.0.0.1:5000"}
+    ),
 ]
 
 Secret = Annotated[

@@ -27,8 +27,10 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 # Plain data only: no !!python/..., !!binary, !!set or custom tags in a profile.
-ALLOWED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
-                         ("str", "int", "float", "bool", "null", "seq", "map", "merge", "timestamp"))
+ALLOWED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge", "timestamp")
+)
 
 
 @dataclass
@@ -54,10 +56,13 @@ class YamlDocument:
 def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse one YAML document. Raises :class:`ProfileError` naming ``source:line``."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise ProfileError(f"file is larger than {MAX_BYTES // 1000} kB; a profile is far smaller",
-                           f"{source}:1")
+        raise ProfileError(
+            f"file is larger than {MAX_BYTES // 1000} kB; a profile is far smaller", f"{source}:1"
+        )
     if not text.strip():
-        raise ProfileError("file is empty; expected a mapping starting with 'version: 1'", f"{source}:1")
+        raise ProfileError(
+            "file is empty; expected a mapping starting with 'version: 1'", f"{source}:1"
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -68,14 +73,18 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     except yaml.reader.ReaderError as exc:
         # Its str() spans two lines; rebuild one from the parts (the line from the position).
         line = len(_LINE_BREAK.findall(text[: exc.position])) + 1
-        raise ProfileError(f"not valid YAML: character #x{exc.character:04x} is not allowed "
-                           f"({exc.reason})", f"{source}:{line}") from None
+        raise ProfileError(
+            f"not valid YAML: character #x{exc.character:04x} is not allowed ({exc.reason})",
+            f"{source}:{line}",
+        ) from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"not valid YAML: {exc}", f"{source}:1") from None
     except RecursionError:
         raise ProfileError(f"YAML nested deeper than {MAX_DEPTH} levels", f"{source}:1") from None
     if node is None:
-        raise ProfileError("file holds no YAML document; expected 'version: 1' and more", f"{source}:1")
+        raise ProfileError(
+            "file holds no YAML document; expected 'version: 1' and more", f"{source}:1"
+        )
     builder = _Builder(source)
     doc = YamlDocument(data=None, source=source)
     doc.data = builder.build(node, (), doc.lines, 0)
@@ -110,12 +119,16 @@ class _Builder:
             except yaml.YAMLError as exc:
                 raise self.fail(f"bad scalar: {getattr(exc, 'problem', exc)}", node) from None
         if isinstance(node, SequenceNode):
-            return [self.build(item, (*path, i), lines, depth + 1) for i, item in enumerate(node.value)]
+            return [
+                self.build(item, (*path, i), lines, depth + 1) for i, item in enumerate(node.value)
+            ]
         if isinstance(node, MappingNode):
             return self._mapping(node, path, lines, depth)
         raise self.fail(f"unsupported YAML node {node.tag}", node)
 
-    def _mapping(self, node: MappingNode, path: Path_, lines: dict[Path_, int], depth: int) -> dict[Any, Any]:
+    def _mapping(
+        self, node: MappingNode, path: Path_, lines: dict[Path_, int], depth: int
+    ) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -129,10 +142,14 @@ class _Builder:
                         merged.setdefault(k, v)
                 continue
             if not isinstance(key_node, ScalarNode):
-                raise self.fail("a mapping key must be a plain value, not a list or mapping", key_node)
+                raise self.fail(
+                    "a mapping key must be a plain value, not a list or mapping", key_node
+                )
             key = self.scalars.construct_object(key_node)
             if isinstance(key, bool) or key is None:
-                raise self.fail(f"mapping key {key_node.value!r} is read as {key!r}; quote it", key_node)
+                raise self.fail(
+                    f"mapping key {key_node.value!r} is read as {key!r}; quote it", key_node
+                )
             if not isinstance(key, str | int):
                 raise self.fail(f"mapping key {key_node.value!r} must be a string", key_node)
             if key in result:

@@ -37,7 +37,10 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def render_plan_json(plan: Plan) -> str:
-    return secrets.redact(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False, default=str)) + "\n"
+    return (
+        secrets.redact(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False, default=str))
+        + "\n"
+    )
 
 
 def _change(change: Change) -> dict[str, Any]:
@@ -59,8 +62,12 @@ def _change(change: Change) -> dict[str, Any]:
         out["reason"] = change.reason
     if change.diffs:
         out["change"]["fields"] = [
-            {"path": d.path, "before": secrets.MASK if d.masked else d.old,
-             "after": secrets.MASK if d.masked else d.new, "sensitive": d.masked}
+            {
+                "path": d.path,
+                "before": secrets.MASK if d.masked else d.old,
+                "after": secrets.MASK if d.masked else d.new,
+                "sensitive": d.masked,
+            }
             for d in change.diffs
         ]
     if change.text_diff is not None:
@@ -68,7 +75,9 @@ def _change(change: Change) -> dict[str, Any]:
     return out
 
 
-def _mask(values: Mapping[str, Any] | None, sensitive: frozenset[str], prefix: str = "") -> tuple[Any, Any]:
+def _mask(
+    values: Mapping[str, Any] | None, sensitive: frozenset[str], prefix: str = ""
+) -> tuple[Any, Any]:
     """(values with secrets masked, a same-shaped map of True where a value was masked)."""
     if values is None:
         return None, False

@@ -1,4 +1,4 @@
-"""Render a plan as Terraform-style text: ``+ create``, ``~ update``, ``- destroy``, ``-/+ replace``.
+"""A plan as Terraform-style text: ``+ create``, ``~ update``, ``- destroy``, ``-/+ replace``.
 
 Secrets print as ``(sensitive)``: fields marked sensitive, and any value holding a registered
 secret. The caller decides about colour (``NO_COLOR``, ``--no-color``, not a TTY).
@@ -73,7 +73,9 @@ def _render_diff(diff: FieldDiff, color: bool) -> str:
     return _style(f"    ~ {diff.path}: {_value(diff.old)} -> {_value(diff.new)}", "yellow", color)
 
 
-def _field_lines(values: Any, sensitive: frozenset[str], sign: str, color: bool, prefix: str = "") -> list[str]:
+def _field_lines(
+    values: Any, sensitive: frozenset[str], sign: str, color: bool, prefix: str = ""
+) -> list[str]:
     lines: list[str] = []
     colour = "green" if sign == "+" else "red"
     for key, value in values.items():
@@ -81,7 +83,9 @@ def _field_lines(values: Any, sensitive: frozenset[str], sign: str, color: bool,
         if isinstance(value, dict) and value and path not in sensitive:
             lines.extend(_field_lines(value, sensitive, sign, color, f"{path}."))
             continue
-        shown = secrets.MASK if path in sensitive or secrets.is_secret_text(value) else _value(value)
+        shown = (
+            secrets.MASK if path in sensitive or secrets.is_secret_text(value) else _value(value)
+        )
         lines.append(_style(f"    {sign} {path}: {shown}", colour, color))
     return lines
 

@@ -42,23 +42,31 @@ caches:
 targets:
   edge:
     kind: registry
-    output: {tmp_path / 'out'}
+    output: {tmp_path / "out"}
     listen: 127.0.0.1:{port}
-    storage: {tmp_path / 'cache-data'}
+    storage: {tmp_path / "cache-data"}
 """
     )
     return profile
 
 
 def provisioner(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        cli_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
-def start_cache(config: Path, port: int, processes: Processes, env: dict[str, str] | None = None) -> RegistryProcess:
+def start_cache(
+    config: Path, port: int, processes: Processes, env: dict[str, str] | None = None
+) -> RegistryProcess:
     require("docker-registry")
-    proc = RegistryProcess(config, port, name="cache", log_dir=config.parent,
-                           env={**registry_env(), **(env or {})})
+    proc = RegistryProcess(
+        config, port, name="cache", log_dir=config.parent, env={**registry_env(), **(env or {})}
+    )
     processes.add(proc)
     proc.start()
     proc.wait_for_http(f"{proc.url}/v2/")
@@ -66,8 +74,11 @@ def start_cache(config: Path, port: int, processes: Processes, env: dict[str, st
 
 
 def test_pull_through_generated_cache_survives_origin_death(
-    tmp_path: Path, origin_registry: RegistryProcess, oci_image: LayoutImage,
-    skopeo_cli: Skopeo, processes: Processes,
+    tmp_path: Path,
+    origin_registry: RegistryProcess,
+    oci_image: LayoutImage,
+    skopeo_cli: Skopeo,
+    processes: Processes,
 ) -> None:
     port = free_port()
     profile = write_profile(tmp_path, origin_registry.url, port)
@@ -100,11 +111,16 @@ def test_pull_through_generated_cache_survives_origin_death(
 
 
 def test_upstream_password_stays_out_of_config(
-    tmp_path: Path, origin_registry: RegistryProcess, oci_image: LayoutImage,
-    skopeo_cli: Skopeo, processes: Processes,
+    tmp_path: Path,
+    origin_registry: RegistryProcess,
+    oci_image: LayoutImage,
+    skopeo_cli: Skopeo,
+    processes: Processes,
 ) -> None:
     password = "Pr0xy-Secret-4711"
-    hub = FakeHub(origin_registry.url, username="puller", password=password, require_auth=True).start()
+    hub = FakeHub(
+        origin_registry.url, username="puller", password=password, require_auth=True
+    ).start()
     try:
         port = free_port()
         creds = "    username: puller\n    password: ${HUB_PASSWORD}\n"
@@ -119,8 +135,11 @@ def test_upstream_password_stays_out_of_config(
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         assert env_file.read_text().splitlines()[-1] == f"REGISTRY_PROXY_PASSWORD={password}"
 
-        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
-                   if line and not line.startswith("#"))
+        env = dict(
+            line.split("=", 1)
+            for line in env_file.read_text().splitlines()
+            if line and not line.startswith("#")
+        )
         cache = start_cache(directory / "config.yml", port, processes, env)
         out = tmp_path / "pull"
         skopeo_cli.copy(f"docker://{cache.ref(HELLO_REF)}", f"dir:{out}")

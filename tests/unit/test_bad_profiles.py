@@ -16,7 +16,8 @@ from tests.conftest import REPO, cli_command
 
 CORPUS = REPO / "tests" / "corpus" / "bad"
 EXPECTED = dict(
-    line.split("\t", 1) for line in (REPO / "tests/corpus/bad-expected.tsv").read_text().splitlines()
+    line.split("\t", 1)
+    for line in (REPO / "tests/corpus/bad-expected.tsv").read_text().splitlines()
 )
 
 
@@ -46,13 +47,17 @@ def test_malformed_profile_gives_one_line(name: str, capfd: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"version: 1\n" + b"# padding\n" * 1_100_000, "file is larger than 1000 kB; a profile is far smaller"),
+        (
+            b"version: 1\n" + b"# padding\n" * 1_100_000,
+            "file is larger than 1000 kB; a profile is far smaller",
+        ),
         (b"version: 1\nupstreams:\n  hub: {kind: \xff\xfe}\n", "not UTF-8 text"),
     ],
     ids=["ten-megabytes", "not-utf8"],
 )
-def test_generated_bad_files(tmp_path: Path, content: bytes, expected: str,
-                             capfd: pytest.CaptureFixture[str]) -> None:
+def test_generated_bad_files(
+    tmp_path: Path, content: bytes, expected: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "profile.yaml"
     path.write_bytes(content)
     code, _, err = run_validate(path, capfd)
@@ -69,7 +74,9 @@ def test_missing_file_and_directory(tmp_path: Path, capfd: pytest.CaptureFixture
 
 def test_as_a_real_subprocess_no_traceback() -> None:
     path = CORPUS / "unknown-upstream-key.yaml"
-    proc = subprocess.run(cli_command("validate", str(path)), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        cli_command("validate", str(path)), capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == f"Error: {path}:5: upstreams.hub.ulr: unknown key; did you mean 'url'?\n"

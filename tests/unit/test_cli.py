@@ -23,10 +23,12 @@ upstreams:
 caches:
   dockerhub: {{upstreams: [hub]}}
 targets:
-  edge: {{kind: registry, output: {tmp_path / 'edge'}, listen: '127.0.0.1:5000'}}
+  edge: {{kind: registry, output: {tmp_path / "edge"}, listen: '127.0.0.1:5000'}}
 """
     if extra_target:
-        text += f"  edge2: {{kind: registry, output: {tmp_path / 'edge2'}, listen: '127.0.0.1:5001'}}\n"
+        text += (
+            f"  edge2: {{kind: registry, output: {tmp_path / 'edge2'}, listen: '127.0.0.1:5001'}}\n"
+        )
     path.write_text(text)
     return path
 
@@ -47,7 +49,9 @@ def test_version_and_help(capfd: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-def test_diff_detailed_exitcode_before_and_after_apply(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_diff_detailed_exitcode_before_and_after_apply(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     p = str(profile(tmp_path))
     code, out, _ = run(["diff", p, "--detailed-exitcode"], capfd)
     assert code == 2 and out.rstrip().endswith("Plan: 2 to add, 0 to change, 0 to destroy.")
@@ -64,17 +68,28 @@ def test_diff_detailed_exitcode_before_and_after_apply(tmp_path: Path, capfd: py
 
 def test_apply_without_tty_refuses_and_changes_nothing(tmp_path: Path) -> None:
     p = profile(tmp_path)
-    proc = subprocess.run(cli_command("apply", str(p)), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    proc = subprocess.run(
+        cli_command("apply", str(p)),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.splitlines()[-1] == ("Error: refusing to apply without confirmation: no terminal "
-                                            "to ask on; pass -y/--auto-approve")
+    assert proc.stderr.splitlines()[-1] == (
+        "Error: refusing to apply without confirmation: no terminal "
+        "to ask on; pass -y/--auto-approve"
+    )
     assert not (tmp_path / "edge").exists()
 
 
 def test_usage_error_exits_1_even_with_detailed_exitcode(tmp_path: Path) -> None:
-    proc = subprocess.run(cli_command("diff", str(profile(tmp_path)), "--detailed-exitcode", "--bogus"),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        cli_command("diff", str(profile(tmp_path)), "--detailed-exitcode", "--bogus"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr == "Error: No such option '--bogus'. (try 'provisioner diff --help')\n"
 
@@ -84,7 +99,10 @@ def test_target_filter(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(["diff", p, "--target", "edge2", "--json"], capfd)
     assert code == 0
     addresses = {c["address"] for c in json.loads(out)["resource_changes"]}
-    assert addresses == {"registry.edge2.dockerhub/config.yml", "registry.edge2.dockerhub/compose.yaml"}
+    assert addresses == {
+        "registry.edge2.dockerhub/config.yml",
+        "registry.edge2.dockerhub/compose.yaml",
+    }
     code, _, err = run(["diff", p, "--target", "nope"], capfd)
     assert (code, err) == (1, "Error: unknown target 'nope' (known: edge, edge2)\n")
 
@@ -95,8 +113,9 @@ def test_json_plan_shape(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> N
     assert code == 0 and err == ""
     assert data["format_version"] == "1.0"
     assert [c["change"]["actions"] for c in data["resource_changes"]] == [["create"], ["create"]]
-    assert "http.secret" not in out and "secret: " not in data["resource_changes"][0]["change"]["diff"].replace(
-        "secret: (sensitive)", "")
+    assert "http.secret" not in out and "secret: " not in data["resource_changes"][0]["change"][
+        "diff"
+    ].replace("secret: (sensitive)", "")
 
 
 def test_colour_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,12 +130,15 @@ def test_colour_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not colour_wanted(Tty(), disabled=False), "NO_COLOR"
 
 
-def test_unexpected_error_is_one_line(tmp_path: Path, capfd: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
     monkeypatch.setattr("provisioner.engine.plan_all", boom)
     code, _, err = run(["diff", str(profile(tmp_path))], capfd)
     assert code == 1
-    assert err == "Error: internal error: RuntimeError: kaput (run with --debug for the traceback)\n"
+    assert (
+        err == "Error: internal error: RuntimeError: kaput (run with --debug for the traceback)\n"
+    )

@@ -30,23 +30,31 @@ def test_defaults_and_normalised_urls() -> None:
 
 
 def test_registry_listen_map_and_target_caches() -> None:
-    text = BASE + """targets:
+    text = (
+        BASE
+        + """targets:
   edge:
     kind: registry
     output: out
     listen: {dockerhub: '127.0.0.1:5000', ghcr: 5001}
 """
+    )
     profile = parse_profile(text, env={})
     assert isinstance(profile.targets["edge"], RegistryTarget)
     assert profile.target_caches("edge") == ["dockerhub", "ghcr"]
-    assert profile.registry_listen("edge") == {"dockerhub": "127.0.0.1:5000", "ghcr": "0.0.0.0:5001"}
+    assert profile.registry_listen("edge") == {
+        "dockerhub": "127.0.0.1:5000",
+        "ghcr": "0.0.0.0:5001",
+    }
 
 
 def test_passwords_are_secret_and_redacted_everywhere() -> None:
     from provisioner import secrets
 
-    text = BASE.replace("{kind: mirror, url: 'HTTPS://Mirror.Example.com/'}",
-                        "{kind: mirror, url: 'https://m.example', username: u, password: 'literal-pass-1'}")
+    text = BASE.replace(
+        "{kind: mirror, url: 'HTTPS://Mirror.Example.com/'}",
+        "{kind: mirror, url: 'https://m.example', username: u, password: 'literal-pass-1'}",
+    )
     profile = parse_profile(text, env={})
     assert "literal-pass-1" not in repr(profile)
     assert secrets.redact("x literal-pass-1 y") == f"x {secrets.MASK} y"
@@ -58,7 +66,9 @@ def test_frozen() -> None:
         profile.caches["dockerhub"].select = "fastest"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("250ms", 0.25), ("2h", 7200), (5, 5)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("1m30s", 90), ("250ms", 0.25), ("2h", 7200), (5, 5)]
+)
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

@@ -1,4 +1,4 @@
-"""Registry target: desired files from profile + selection + existing files (pure), golden output."""
+"""Registry target: files from profile + selection + existing files (pure), golden output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import pytest
 from provisioner.backends.base import TargetContext
 from provisioner.backends.files import ActualFile
 from provisioner.backends.registry import CacheFiles, Existing, RegistryBackend
-from provisioner.backends.registry.config import InstanceSpec, render_compose, render_config, render_env
+from provisioner.backends.registry.config import (
+    InstanceSpec,
+    render_compose,
+    render_config,
+    render_env,
+)
 from provisioner.plan import Action
 from provisioner.profile import parse_profile
 from provisioner.selection import Selection, listed_order
@@ -18,16 +23,25 @@ from tests.golden import assert_golden
 PROFILE = """version: 1
 upstreams:
   cf: {kind: cloudflare-worker, url: 'https://hub.example.xyz'}
-  hk: {kind: nginx-proxy, url: 'https://mirror.example.com', username: puller, password: 'hk-secret-9'}
+  hk: {kind: nginx-proxy, url: 'https://mirror.example.com', username: puller,
+       password: 'hk-secret-9'}
 caches:
   dockerhub: {upstreams: [cf, hk]}
 targets:
   edge: {kind: registry, output: /srv/out, listen: '127.0.0.1:5000'}
 """
 
-SPEC = InstanceSpec(target="edge", cache="dockerhub", listen="127.0.0.1:5000", storage="/var/lib/registry",
-                    remote_url="https://mirror.example.com", http_secret="fixed-http-secret",
-                    username="puller", password="hk-secret-9", ttl=168 * 3600)
+SPEC = InstanceSpec(
+    target="edge",
+    cache="dockerhub",
+    listen="127.0.0.1:5000",
+    storage="/var/lib/registry",
+    remote_url="https://mirror.example.com",
+    http_secret="fixed-http-secret",
+    username="puller",
+    password="hk-secret-9",
+    ttl=168 * 3600,
+)
 
 
 def test_golden_files() -> None:
@@ -47,14 +61,18 @@ def test_inline_password_and_v3_compose() -> None:
 
 def ctx(selection: Selection | None = None) -> TargetContext:
     profile = parse_profile(PROFILE, env={})
-    return TargetContext("edge", "registry", profile.targets["edge"], profile, selection or listed_order(profile))
+    return TargetContext(
+        "edge", "registry", profile.targets["edge"], profile, selection or listed_order(profile)
+    )
 
 
 def existing(config: str | None) -> Existing:
     d = Path("/srv/out/dockerhub")
-    files = {d / "config.yml": ActualFile(d / "config.yml", config, 0o644 if config else None),
-             d / "registry.env": ActualFile(d / "registry.env", None, None),
-             d / "compose.yaml": ActualFile(d / "compose.yaml", None, None)}
+    files = {
+        d / "config.yml": ActualFile(d / "config.yml", config, 0o644 if config else None),
+        d / "registry.env": ActualFile(d / "registry.env", None, None),
+        d / "compose.yaml": ActualFile(d / "compose.yaml", None, None),
+    }
     remote = None
     if config and "remoteurl:" in config:
         remote = config.split("remoteurl:", 1)[1].split()[0]
@@ -64,14 +82,18 @@ def existing(config: str | None) -> Existing:
 def plan(selection: Selection | None = None, config: str | None = None) -> dict[str, object]:
     backend = RegistryBackend()
     c = ctx(selection)
-    changes = backend.plan(c, [CacheFiles("dockerhub", Path("/srv/out/dockerhub"))], existing(config))
+    changes = backend.plan(
+        c, [CacheFiles("dockerhub", Path("/srv/out/dockerhub"))], existing(config)
+    )
     return {ch.address.split("/")[-1]: ch for ch in changes} | {"notes": c.notes}
 
 
 def test_fresh_plan_without_credentials_writes_config_and_compose() -> None:
     changes = plan()
     assert {k: v.action for k, v in changes.items() if k != "notes"} == {  # type: ignore[union-attr]
-        "config.yml": Action.CREATE, "compose.yaml": Action.CREATE}
+        "config.yml": Action.CREATE,
+        "compose.yaml": Action.CREATE,
+    }
     content = changes["config.yml"].payload.content  # type: ignore[union-attr]
     assert "remoteurl: https://hub.example.xyz" in content
     assert "secret: kept-secret" in content
@@ -90,14 +112,23 @@ def test_upstream_with_password_adds_a_secret_env_file() -> None:
     ("active", "stranded", "current", "expected_remote", "warned"),
     [
         ("hk", frozenset(), None, "https://mirror.example.com", False),
-        ("cf", frozenset({"dockerhub"}), "https://mirror.example.com", "https://mirror.example.com", True),
+        (
+            "cf",
+            frozenset({"dockerhub"}),
+            "https://mirror.example.com",
+            "https://mirror.example.com",
+            True,
+        ),
         ("cf", frozenset({"dockerhub"}), None, "https://hub.example.xyz", False),
     ],
     ids=["follows-active", "stranded-keeps-current", "stranded-fresh-uses-first"],
 )
-def test_remote_follows_selection(active: str, stranded: frozenset[str], current: str | None,
-                                  expected_remote: str, warned: bool) -> None:
-    selection = Selection(active={"dockerhub": active}, order={"dockerhub": [active]}, stranded=stranded)
+def test_remote_follows_selection(
+    active: str, stranded: frozenset[str], current: str | None, expected_remote: str, warned: bool
+) -> None:
+    selection = Selection(
+        active={"dockerhub": active}, order={"dockerhub": [active]}, stranded=stranded
+    )
     config = f"proxy:\n  remoteurl: {current}\n" if current else None
     changes = plan(selection, config)
     assert f"remoteurl: {expected_remote}" in changes["config.yml"].payload.content  # type: ignore[union-attr]

@@ -14,7 +14,11 @@ from provisioner.profile.schema import profile_schema, schema_json
 from tests.conftest import REPO
 
 PROFILES = sorted((REPO / "profiles").glob("*.yaml"))
-ENV = {"HK_PROXY_PASSWORD": "x-pass", "NEXUS_PASSWORD": "Nexus-Pass-1", "HARBOR_PASSWORD": "Harbor-Pass-1"}
+ENV = {
+    "HK_PROXY_PASSWORD": "x-pass",
+    "NEXUS_PASSWORD": "Nexus-Pass-1",
+    "HARBOR_PASSWORD": "Harbor-Pass-1",
+}
 
 
 def test_committed_schema_is_current() -> None:
@@ -37,7 +41,9 @@ def test_quickstart_and_examples_exist() -> None:
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
 def test_profile_is_valid_and_has_modeline(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert path.read_text().startswith("# yaml-language-server: $schema=../provisioner.schema.json\n")
+    assert path.read_text().startswith(
+        "# yaml-language-server: $schema=../provisioner.schema.json\n"
+    )
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     load_profile(path)

@@ -9,7 +9,9 @@ from provisioner.profile.yamlsource import parse_yaml
 
 
 def test_lines_of_keys_and_items() -> None:
-    doc = parse_yaml("version: 1\ncaches:\n  hub:\n    upstreams:\n      - a\n      - b\n", "p.yaml")
+    doc = parse_yaml(
+        "version: 1\ncaches:\n  hub:\n    upstreams:\n      - a\n      - b\n", "p.yaml"
+    )
     assert doc.data == {"version": 1, "caches": {"hub": {"upstreams": ["a", "b"]}}}
     assert doc.line_of(("caches", "hub")) == 3
     assert doc.line_of(("caches", "hub", "upstreams", 1)) == 6
@@ -18,7 +20,9 @@ def test_lines_of_keys_and_items() -> None:
 
 
 def test_dates_stay_strings_and_merge_keys_work() -> None:
-    doc = parse_yaml("base: &b {kind: mirror, url: x}\nm:\n  <<: *b\n  url: y\nd: 2025-01-01\n", "p")
+    doc = parse_yaml(
+        "base: &b {kind: mirror, url: x}\nm:\n  <<: *b\n  url: y\nd: 2025-01-01\n", "p"
+    )
     assert doc.data["m"] == {"kind": "mirror", "url": "y"}
     assert doc.data["d"] == "2025-01-01"
 

@@ -44,10 +44,11 @@ class HarborClient(HttpClient):
     project created right after its endpoint needs no lookup.
     """
 
-    def __init__(self, url: str, username: str, password: str, *, tls: Tls = Tls(),
+    def __init__(self, url: str, username: str, password: str, *, tls: Tls | None = None,
                  timeout: float = 10.0, name: str = "Harbor") -> None:
-        super().__init__(f"{url.rstrip('/')}{API_PREFIX}", auth=(username, password), tls=tls,
-                         timeout=timeout, session=make_session(cookies=False), name=name)
+        super().__init__(f"{url.rstrip('/')}{API_PREFIX}", auth=(username, password),
+                         tls=tls or Tls(), timeout=timeout, session=make_session(cookies=False),
+                         name=name)
         self.root = url.rstrip("/")
         self.username = username
         self.version: Version | None = None
@@ -78,7 +79,7 @@ class HarborClient(HttpClient):
         if status == 403:
             return "the user needs Harbor's system admin role to manage proxy-cache projects"
         if status == 500:
-            return "Harbor hides the cause of every 500; its core log (docker logs harbor-core) has it"
+            return "Harbor hides the cause of a 500; its core log (docker logs harbor-core) has it"
         return None
 
     # -- liveness, identity, version ------------------------------------------------------------
@@ -188,8 +189,8 @@ class HarborClient(HttpClient):
                 full = str(repo.get("name", ""))
                 short = full.removeprefix(f"{name}/")
                 # Repository names hold '/', which Harbor expects double-encoded in the path.
-                self.request("DELETE", f"{path}/repositories/{quote(quote(short, safe=''), safe='')}",
-                             allow=(404,))
+                encoded = quote(quote(short, safe=""), safe="")
+                self.request("DELETE", f"{path}/repositories/{encoded}", allow=(404,))
             self.request("DELETE", path, headers=BY_NAME, allow=(404,))
         return True
 
@@ -198,9 +199,9 @@ def next_link(header: str | None) -> str | None:
     """The ``rel="next"`` URL of a ``Link`` header (Harbor joins links with ``" , "``)."""
     if not header:
         return None
-    for url, rel in _LINK.findall(header):
-        if rel.strip().lower() == "next":
-            return url
+    for match in _LINK.finditer(header):
+        if match.group(2).strip().lower() == "next":
+            return match.group(1)
     return None
 
 
@@ -220,7 +221,8 @@ def parse_version(text: str | None) -> Version | None:
     match = _VERSION.match((text or "").strip())
     if not match:
         return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
 
 
 def credentials_error(client: HarborClient, target: str, extra: str = "") -> Unauthorized:
@@ -228,7 +230,7 @@ def credentials_error(client: HarborClient, target: str, extra: str = "") -> Una
     return Unauthorized(
         f"harbor target {target!r}: Harbor at {client.root} does not accept the password of user "
         f"{client.username!r}{extra} (GET {API_PREFIX}/users/current -> 401; Harbor turns wrong "
-        "credentials into anonymous access instead of failing, so they are checked before planning)",
+        "credentials into anonymous access instead of failing, so they are checked first)",
         hint="fix username/password in the profile; for a fresh install add "
              "bootstrap: {initial_password: ...}",
     )

@@ -97,10 +97,6 @@ class EndpointSpec:
     description: str
     type: str = ENDPOINT_TYPE
 
-    @property
-    def address_suffix(self) -> str:
-        return self.cache
-
     def view(self) -> dict[str, Any]:
         """The managed fields as the planner compares them (the secret as its fingerprint)."""
         return {

@@ -86,7 +86,8 @@ def plan(ctx: TargetContext, desired: Desired, actual: Actual) -> list[Change]:
     if failures:
         raise PlanError(f"harbor target {ctx.name!r}: " + "; ".join(failures)
                         + ". Harbor refuses endpoints it cannot reach, so nothing was changed "
-                        "(hint: check the upstream from the Harbor host, or reorder the cache's upstreams)")
+                        "(hint: check the upstream from the Harbor host, or reorder the cache's "
+                        "upstreams)")
     changes.extend(_prune(ctx, desired, actual))
     return changes
 
@@ -161,7 +162,7 @@ def _project(ctx: TargetContext, spec: ProjectSpec, actual: Actual, endpoint: Ch
                                            for k in spec.metadata}}
     if endpoint_id is None or int(bound_id) != endpoint_id:
         if endpoint is not None and endpoint.action is Action.REPLACE:
-            why = f"its endpoint {spec.endpoint} is replaced; this drops the project's cached images"
+            why = f"its endpoint {spec.endpoint} is replaced; this drops its cached images"
         else:
             why = (f"bound to endpoint {before['registry']!r}, not {spec.endpoint!r}, and a proxy "
                    "project's endpoint cannot change; replacing it drops its cached images")
@@ -181,7 +182,9 @@ def _prune(ctx: TargetContext, desired: Desired, actual: Actual) -> list[Change]
     orphans: list[str] = []
     for name, registry in sorted(actual.registries.items()):
         marker = parse_marker(registry.get("description"))
-        if marker is None or marker.target != ctx.name or name in wanted or marker.cache in desired.endpoints:
+        if marker is None or marker.target != ctx.name:
+            continue  # not ours, or another target's
+        if name in wanted or marker.cache in desired.endpoints:
             continue
         registry_id = int(registry["id"])
         users = [p for p in actual.projects.values() if p.get("registry_id") == registry_id]
@@ -242,7 +245,9 @@ def _with_flag(ctx: TargetContext, why: str) -> str:
 
 
 def _blocked(ctx: TargetContext, why: str) -> str:
-    return "" if ctx.options.allow_replace else f"must be replaced ({why}); run apply --replace to allow it"
+    if ctx.options.allow_replace:
+        return ""
+    return f"must be replaced ({why}); run apply --replace to allow it"
 
 
 def _v(version: Version) -> str:

@@ -87,7 +87,11 @@ class RegistryBackend(FileBackend):
             instance = self._instance(ctx, spec, item.cache, listen[item.cache], actual)
             secrets.register(instance.http_secret)
             wanted: list[tuple[Path, str | None, bool]] = [
-                (item.config, render_config(instance), instance.password_inline and bool(instance.password)),
+                (
+                    item.config,
+                    render_config(instance),
+                    instance.password_inline and bool(instance.password),
+                ),
                 (item.env, render_env(instance), True),
                 (item.compose, render_compose(instance), False),
             ]
@@ -96,12 +100,20 @@ class RegistryBackend(FileBackend):
                     continue  # an env file the profile no longer needs is left alone, not deleted
                 address = f"registry.{ctx.name}.{item.cache}/{path.name}"
                 reason = ctx.selection.reasons.get(item.cache, "") if path == item.config else ""
-                changes.append(plan_file(FileSpec(path, content, secret), actual.files[path],
-                                         ctx.name, address, reason=reason))
+                changes.append(
+                    plan_file(
+                        FileSpec(path, content, secret),
+                        actual.files[path],
+                        ctx.name,
+                        address,
+                        reason=reason,
+                    )
+                )
         return changes
 
-    def _instance(self, ctx: TargetContext, spec: RegistryTarget, cache: str, listen: str,
-                  actual: Existing) -> InstanceSpec:
+    def _instance(
+        self, ctx: TargetContext, spec: RegistryTarget, cache: str, listen: str, actual: Existing
+    ) -> InstanceSpec:
         current = actual.remote_url[cache]
         if cache in ctx.selection.stranded and current is not None:
             # Every upstream is down: keep the remote in use (Distribution panics at start-up on

@@ -91,8 +91,11 @@ def render_compose(spec: InstanceSpec) -> str:
     }
     if render_env(spec) is not None:
         service["env_file"] = ["registry.env"]
-    document = {"name": f"{spec.target}-{spec.cache}", "services": {"registry": service},
-                "volumes": {"data": {}}}
+    document = {
+        "name": f"{spec.target}-{spec.cache}",
+        "services": {"registry": service},
+        "volumes": {"data": {}},
+    }
     return HEADER.format(what=f"target {spec.target}, cache {spec.cache}") + _dump(document)
 
 
