@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
+    from provisioner.errors import one_line
     from provisioner.secrets import redact
 
     click.echo(
@@ -243,7 +244,7 @@ def _fail(message: str) -> None:
         nl=False,
         color=_state["color"],
     )
-    click.echo(redact(message), err=True)
+    click.echo(one_line(redact(message)), err=True)  # one line, whatever the message quotes
     sys.exit(1)
 
 

@@ -32,12 +32,24 @@ class ProvisionerError(Exception):
         return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other invisible characters escaped (``\\n``, ``\\x85``).
+
+    Error lines quote what the user wrote (a mapping key, a ``${VAR:?message}``); a key such as
+    ``"a\\nb"`` must not split the one error line into two.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ProfileError(ProvisionerError):
     """The profile cannot be loaded or validated. ``location`` is ``file:line`` when known."""
 
     def __init__(self, message: str, location: str | None = None, field: str | None = None) -> None:
-        parts = [p for p in (location, field) if p]
+        parts = [one_line(p) for p in (location, field) if p]
         prefix = ": ".join(parts)
+        message = one_line(message)
         super().__init__(f"{prefix}: {message}" if prefix else message)
         self.location = location
         self.field = field

@@ -22,13 +22,16 @@ plan notes for down upstreams, switches and stranded caches.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from provisioner.plan import Note
 from provisioner.probe.result import ProbeReport, ProbeResult, format_ms
 from provisioner.probe.runner import probe_profile
 from provisioner.profile.model import Profile
-from provisioner.selection import Selection, UpstreamHealth
+from provisioner.selection import Selection, UpstreamHealth, listed_order
+
+log = logging.getLogger(__name__)
 
 # Keep the previous "fastest" choice while it is at most this much slower than the fastest:
 # (factor, seconds), i.e. within 1.5x the best latency plus 50 ms.
@@ -87,6 +90,20 @@ def probe_selection(profile: Profile, caches: Iterable[str] | None = None,
     """Probe the upstreams of ``caches`` (default all) and select; see :func:`select`."""
     report = probe_profile(profile, caches)
     return select(profile, report, previous), report
+
+
+def selection_for(profile: Profile, probe: bool = True) -> tuple[Selection, tuple[Note, ...]]:
+    """What ``diff``/``apply`` plan with, and the notes to show with the plan.
+
+    Probed unless ``probe`` is False (``--no-probe``) or the profile says ``probe: {enabled:
+    false}``; then every cache uses its first listed upstream and there are no notes.
+    """
+    if not probe or not profile.probe.enabled:
+        return listed_order(profile), ()
+    selection, report = probe_selection(profile)
+    log.info("probed %d upstream(s) in %s: %d down", len(report.results), format_ms(report.seconds),
+             len(report.down))
+    return selection, selection_notes(profile, selection)
 
 
 def _health(report: ProbeReport) -> dict[str, UpstreamHealth]:
