@@ -95,14 +95,30 @@ def _parallelism_option(f: Any) -> Any:
     )(f)
 
 
-def _plan(profile_path: str, targets: tuple[str, ...], options: Options) -> tuple[Plan, Any, Any]:
+def _no_probe_option(f: Any) -> Any:
+    return click.option(
+        "--no-probe",
+        is_flag=True,
+        help="Do not probe upstreams; every cache uses its first listed upstream.",
+    )(f)
+
+
+def _plan(
+    profile_path: str, targets: tuple[str, ...], options: Options, probe: bool = True
+) -> tuple[Plan, Any, Any]:
+    from dataclasses import replace
+
     from provisioner import engine
-    from provisioner.selection import listed_order
+    from provisioner.failover import selection_for
 
     profile = _load(profile_path)
-    selection = listed_order(profile)
+    # Probe first (unless --no-probe or probe.enabled: false): the active upstream per cache,
+    # with the reasons and notes the plan shows.
+    selection, notes = selection_for(profile, probe)
     units = engine.build_units(profile, selection, options, targets)
     plan, planned = engine.plan_all(units, options.parallelism)
+    if notes:
+        plan = replace(plan, notes=(*notes, *plan.notes))
     return plan, planned, units
 
 
@@ -122,6 +138,7 @@ def _plan(profile_path: str, targets: tuple[str, ...], options: Options) -> tupl
     "--replace", "allow_replace", is_flag=True, help="Plan replacements that lose cached data."
 )
 @_parallelism_option
+@_no_probe_option
 def diff(
     profile: str,
     targets: tuple[str, ...],
@@ -130,6 +147,7 @@ def diff(
     prune: bool,
     allow_replace: bool,
     parallelism: int,
+    no_probe: bool,
 ) -> int:
     """Show what apply would change on every target (read-only)."""
     from provisioner.backends.base import Options
@@ -138,7 +156,7 @@ def diff(
     from provisioner.render.plan_text import render_plan
 
     options = Options(prune=prune, allow_replace=allow_replace, parallelism=parallelism)
-    plan, _, _ = _plan(profile, targets, options)
+    plan, _, _ = _plan(profile, targets, options, probe=not no_probe)
     out(render_plan_json(plan) if as_json else render_plan(plan, _state["color"]))
     return 2 if detailed_exitcode and not plan.empty else 0
 
@@ -164,6 +182,7 @@ def diff(
     help="Allow replacements that lose cached data (a Harbor proxy project).",
 )
 @_parallelism_option
+@_no_probe_option
 def apply(
     profile: str,
     targets: tuple[str, ...],
@@ -171,6 +190,7 @@ def apply(
     prune: bool,
     allow_replace: bool,
     parallelism: int,
+    no_probe: bool,
 ) -> int:
     """Plan, confirm, apply every change in dependency order, then verify convergence."""
     from provisioner import engine
@@ -180,7 +200,7 @@ def apply(
     from provisioner.render.plan_text import render_plan
 
     options = Options(prune=prune, allow_replace=allow_replace, parallelism=parallelism)
-    plan, planned, units = _plan(profile, targets, options)
+    plan, planned, units = _plan(profile, targets, options, probe=not no_probe)
     out(render_plan(plan, _state["color"]))
     if plan.empty:
         return 0
@@ -208,6 +228,69 @@ def apply(
         f"({applied} changes); every target matches the profile.\n"
     )
     return 0
+
+
+@cli.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    help="Per-upstream deadline (default: the profile's probe.timeout, 5s).",
+)
+def probe(profile: str, as_json: bool, timeout: str | None) -> int:
+    """Probe every upstream concurrently: GET /v2/, token flow, manifest HEAD of the probe image.
+
+    Prints health, the latency of each step and the digest seen, and which upstream each cache
+    would use. Exit 0 when every upstream is healthy, 1 otherwise.
+    """
+    from provisioner.console import out
+    from provisioner.failover import select
+    from provisioner.probe import probe_profile
+    from provisioner.probe.render import render_json, render_text
+
+    loaded = _load(profile)
+    report = probe_profile(loaded, every_upstream=True, timeout=_duration(timeout, "--timeout"))
+    selection = select(loaded, report)
+    if as_json:
+        out(render_json(report, loaded, selection))
+    else:
+        out(render_text(report, loaded, selection, _state["color"]))
+    return 0 if report.all_healthy else 1
+
+
+@cli.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@_target_option
+@click.option("--interval", default="30s", show_default=True, metavar="DURATION",
+              help="Time between two rounds (30s, 1m, 500ms).")
+@click.option("--on-change", "on_change", metavar="CMD",
+              help="Shell command run after a Registry cache's files are rewritten (restart it); "
+                   "gets PROVISIONER_TARGET, _CACHE, _CONFIG, _UPSTREAM, _UPSTREAM_URL.")
+@click.option("--once", is_flag=True, help="Run one round and exit (for cron).")
+@_parallelism_option
+def watch(profile: str, targets: tuple[str, ...], interval: str, on_change: str | None,
+          once: bool, parallelism: int) -> int:
+    """Probe on an interval and re-apply when a cache's active upstream changes or a target
+    drifts; logs every transition on stderr. Stops cleanly on SIGINT/SIGTERM."""
+    from provisioner.backends.base import Options
+    from provisioner.watch import Watcher
+
+    seconds = _duration(interval, "--interval")
+    assert seconds is not None
+    watcher = Watcher(_load(profile), Options(parallelism=parallelism), targets, on_change)
+    return watcher.run(seconds, once=once)
+
+
+def _duration(value: str | None, option: str) -> float | None:
+    from provisioner.profile.types import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def main(argv: list[str] | None = None) -> None:

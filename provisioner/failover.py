@@ -7,9 +7,9 @@ Rules, per cache:
   client configs do not churn when health flaps).
 - ``select: fastest``: the healthy upstream with the lowest probe latency is active; the use order
   is the healthy ones by latency, then the down ones in listed order. Given the ``previous``
-  selection (``watch``), the previous order is kept while the same upstreams are healthy and the
-  previous active one is within :data:`FASTEST_SLACK` of the fastest, so jitter of a few
-  milliseconds does not rewrite targets on every tick.
+  selection (``watch``), the previous order of the healthy ones is kept while its first is within
+  :data:`FASTEST_SLACK` of the fastest, so jitter of a few milliseconds does not rewrite targets
+  on every round.
 - No healthy upstream: the cache is *stranded*. ``active`` names the first listed upstream only
   as a placeholder for a target that has nothing yet; targets keep what they have and say so
   (a Distribution registry panics at start-up on a dead remote, so switching would turn a
@@ -139,13 +139,12 @@ def _fastest_order(cache: str, listed: list[str], healthy: list[str],
     down = [u for u in listed if u not in healthy]
     by_latency = sorted(healthy, key=lambda u: results[u].seconds)
     if previous is not None and cache in previous.order and cache not in previous.stranded:
-        kept = previous.order[cache]
-        kept_healthy = [u for u in kept if u in healthy]
+        kept = [u for u in previous.order[cache] if u in healthy]
         factor, seconds = FASTEST_SLACK
         best = results[by_latency[0]].seconds
-        if set(kept_healthy) == set(healthy) and kept_healthy and \
-                results[kept_healthy[0]].seconds <= best * factor + seconds:
-            return kept_healthy + down
+        # The previous order, minus what went down, while its head is still close to the best.
+        if set(kept) == set(healthy) and results[kept[0]].seconds <= best * factor + seconds:
+            return kept + down
     return by_latency + down
 
 

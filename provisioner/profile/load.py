@@ -54,7 +54,7 @@ def parse_profile(
     version = doc.data.get("version", 1)
     if type(version) is not int or version != 1:  # `version: true` must not pass as 1
         raise ProfileError(
-            f"unsupported version {version!r}; this tool reads version 1",
+            f"unsupported version {_short(version)}; this tool reads version 1",
             doc.where(("version",)),
             "version",
         )
@@ -177,6 +177,12 @@ def _known_fields() -> set[str]:
             if isinstance(obj, type) and issubclass(obj, BaseModel):
                 _KNOWN.update(obj.model_fields)
     return _KNOWN
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a whole mapping must not fill the line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _dotted(path: Path_) -> str:

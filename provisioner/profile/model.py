@@ -240,8 +240,9 @@ class Clients(Model):
     include_upstreams: bool = Field(True, description="list upstreams after the caches")
     trust_upstreams: bool = Field(
         True,
-        description="upstreams may resolve tags (containerd 'resolve', podman pull-from-mirror all); "
-                    "false: digests only, as containerd advises for public mirrors",
+        description="upstreams may resolve tags (containerd 'resolve', podman "
+                    "pull-from-mirror all); false: digests only, as containerd advises "
+                    "for public mirrors",
     )
     dial_timeout: Duration = Field(
         3.0, description="containerd: connect timeout per host before the next one is tried")

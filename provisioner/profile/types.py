@@ -34,6 +34,9 @@ def normalise_url(value: str) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a URL string such as https://registry.example.com")
     text = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in text):
+        # urlsplit would silently drop a newline or tab and keep a blank in the host.
+        raise ValueError(f"a URL takes no blanks or control characters, got {value!r}")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
@@ -51,7 +54,8 @@ def normalise_url(value: str) -> str:
 Url = Annotated[
     str,
     AfterValidator(normalise_url),
-    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"}),
+    WithJsonSchema({"type": "string", "pattern": "^(https?://|\\$\\{)",
+                    "description": "http(s) URL, or ${VAR} interpolation"}),
 ]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -110,7 +114,10 @@ def parse_listen(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected host:port such as 127.0.0.1:5000")
     host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # A host with blanks or control characters would end up verbatim in generated configs.
+    bad_host = any(c.isspace() or not c.isprintable() for c in host)
+    if not sep or not host or bad_host or not (port.isascii() and port.isdigit()) \
+            or not 0 < int(port) < 65536:
         raise ValueError(f"expected host:port such as 127.0.0.1:5000, got {value!r}")
     return f"{host}:{int(port)}"
 

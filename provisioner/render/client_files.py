@@ -80,7 +80,8 @@ def render_podman(mirrors: dict[str, list[MirrorEndpoint]]) -> str:
         "# skopeo, buildah). Mirrors are tried in order, then the registry itself.",
     ]
     for registry, endpoints in mirrors.items():
-        lines += ["", "[[registry]]", f"prefix = {_toml(registry)}", f"location = {_toml(registry)}"]
+        lines += ["", "[[registry]]", f"prefix = {_toml(registry)}",
+                  f"location = {_toml(registry)}"]
         for endpoint in endpoints:
             lines += ["", f"# {endpoint.source}", "[[registry.mirror]]",
                       f"location = {_toml(endpoint.location)}"]

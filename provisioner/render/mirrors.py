@@ -151,7 +151,8 @@ def upstream_endpoint(ctx: TargetContext, name: str, upstream: Upstream, registr
                       trusted: bool) -> MirrorEndpoint | None:
     """An upstream as a mirror of ``registry``, or None when clients reach it anyway."""
     url = upstream.endpoint
-    if url == default_endpoint(registry) or (upstream.kind == "docker-hub" and registry in DOCKER_HUB_NAMES):
+    hub = upstream.kind == "docker-hub" and registry in DOCKER_HUB_NAMES
+    if url == default_endpoint(registry) or hub:
         return None  # the registry itself: every client falls back to it after the mirrors
     if urlsplit(url).path:
         ctx.note(f"upstream {name} ({url}) has a path; mirror lists take host roots only, "

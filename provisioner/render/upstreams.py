@@ -50,7 +50,8 @@ def upstream_files(name: str, upstream: Upstream) -> dict[str, FileSpec]:
     deploy = upstream.deploy
     if isinstance(deploy, NginxDeploy):
         filename = nginx.config_file_name(name)
-        return {filename: FileSpec(deploy.output / filename, nginx.render_nginx(name, upstream, deploy))}
+        text = nginx.render_nginx(name, upstream, deploy)
+        return {filename: FileSpec(deploy.output / filename, text)}
     if isinstance(deploy, WorkerDeploy):
         return {
             worker.SCRIPT: FileSpec(deploy.output / worker.SCRIPT, worker.render_script(name)),

@@ -1,4 +1,4 @@
-"""Render the Cloudflare Worker (``worker.js`` + ``wrangler.toml``) of a ``cloudflare-worker`` upstream.
+"""Render the Cloudflare Worker files (``worker.js``, ``wrangler.toml``) of an upstream.
 
 The script is the same for every upstream (``templates/worker.js``): everything that differs
 (registry and token service relayed, ``library/`` insertion, allowed image prefixes) is a
@@ -13,6 +13,7 @@ already is a ``workers.dev`` host.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from importlib import resources
 from urllib.parse import urlsplit
@@ -44,14 +45,17 @@ def render_wrangler(name: str, upstream: Upstream, deploy: WorkerDeploy) -> str:
     host = urlsplit(upstream.endpoint).hostname or ""
     lines = [
         f"# {HEADER.format(name=name)}",
-        "# Deploy from this directory with `npx wrangler deploy` (log in first with `wrangler login`",
-        "# or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID; no credential is kept here).",
+        "# Deploy from this directory with `npx wrangler deploy` (log in first with",
+        "# `wrangler login`, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID; no credential",
+        "# is kept here).",
         f"name = {_toml(deploy.name or name)}",
         f"main = {_toml(SCRIPT)}",
         f"compatibility_date = {_toml(deploy.compatibility_date)}",
     ]
     if host.endswith(".workers.dev"):
         lines.append("workers_dev = true")
+    elif _is_address(host):
+        lines.append(f"workers_dev = false  # no route: {host} is not a domain name")
     else:
         lines += [
             "workers_dev = false  # *.workers.dev does not resolve everywhere; use your own domain",
@@ -67,3 +71,13 @@ def render_wrangler(name: str, upstream: Upstream, deploy: WorkerDeploy) -> str:
 def _toml(value: str) -> str:
     # A JSON string is a valid TOML basic string (same escapes, \uXXXX included).
     return json.dumps(value)
+
+
+def _is_address(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -44,7 +44,8 @@ class FakeUpstream(FakeServer):
         self.auth = auth
         self.username = username
         self.password = password
-        self.images = dict(images if images is not None else {"library/busybox:latest": BUSYBOX_DIGEST})
+        default = {"library/busybox:latest": BUSYBOX_DIGEST}
+        self.images = dict(images if images is not None else default)
         self.status = status
         self.tokens: dict[str, str] = {}  # token -> repository
 

@@ -40,14 +40,14 @@ HANG_SECONDS = 10  # a single load taking this long is reported as a hang (norma
 ENV = {
     "HK_PROXY_PASSWORD": "hk-proxy-pw-1234",
     "NEXUS_PASSWORD": "nexus-pw-5678",
-    "HARBOR_PASSWORD": "harbor-pw-9012",
+    "HARBOR_PASSWORD": "Harbor-Pw-9012",
     "EMPTY": "",
     "PORT": "5000",
     "URL": "https://mirror.example.com",
 }
 # Line breaks as PyYAML's reader counts them (its marks are the line numbers we report).
 _BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
-_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+): \S")
+_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+): ")
 
 SEED: dict[str, Any] = {
     "version": 1,
@@ -162,13 +162,18 @@ def mutated_profile(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(1, 4))):
         path = _random_path(draw, doc)
         parent, key = _parent(doc, path)
-        action = draw(st.sampled_from(["replace", "replace", "drop", "rename", "add", "wrap"]))
+        action = draw(st.sampled_from(["replace", "transplant", "transplant", "drop", "rename",
+                                       "add", "wrap"]))
         if parent is None:  # the root itself
             if action == "replace":
                 doc = draw(_values(6))
             continue
         if action == "replace":
             parent[key] = draw(_values(6))
+        elif action == "transplant":  # another part of the profile: often valid, often odd
+            donor_parent, donor_key = _parent(doc, _random_path(draw, doc))
+            donor = doc if donor_parent is None else donor_parent[donor_key]
+            parent[key] = copy.deepcopy(donor)
         elif action == "wrap":
             parent[key] = [parent[key]] if draw(st.booleans()) else {"x": parent[key]}
         elif action == "drop" and isinstance(parent, dict):

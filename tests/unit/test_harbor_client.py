@@ -45,7 +45,8 @@ def test_list_all_follows_link_next_with_page_size_100(client: HarborClient) -> 
         query = parse_qs(urlsplit(request.url).query)
         assert query["page_size"] == ["100"]
         page = int(query["page"][0])
-        spec = _page([{"id": i, "name": f"p{i}"} for i in pages[page]], page, 3, "/api/v2.0/projects")
+        items = [{"id": i, "name": f"p{i}"} for i in pages[page]]
+        spec = _page(items, page, 3, "/api/v2.0/projects")
         return 200, spec["headers"], json.dumps(spec["json"])
 
     responses.add_callback(responses.GET, f"{API}/projects", callback=callback)
@@ -57,7 +58,8 @@ def test_list_all_follows_link_next_with_page_size_100(client: HarborClient) -> 
 @responses.activate
 def test_list_all_keeps_query_filters_from_the_link(client: HarborClient) -> None:
     responses.add(responses.GET, f"{API}/registries", json=[{"id": 1, "name": "a"}],
-                  headers={"Link": '</api/v2.0/registries?page=2&page_size=100&q=name%3Da>; rel="next"'})
+                  headers={"Link": '</api/v2.0/registries?page=2&page_size=100&q=name%3Da>; '
+                                   'rel="next"'})
     responses.add(responses.GET, f"{API}/registries", json=[])
     assert client.find_registry("a") == {"id": 1, "name": "a"}
     second = parse_qs(urlsplit(responses.calls[1].request.url).query)
@@ -65,7 +67,8 @@ def test_list_all_keeps_query_filters_from_the_link(client: HarborClient) -> Non
 
 
 def test_next_link_parses_harbor_joined_links() -> None:
-    header = '</api/v2.0/projects?page=1&page_size=10>; rel="prev" , </api/v2.0/projects?page=3&page_size=10>; rel="next"'
+    header = ('</api/v2.0/projects?page=1&page_size=10>; rel="prev" , '
+              '</api/v2.0/projects?page=3&page_size=10>; rel="next"')
     assert next_link(header) == "/api/v2.0/projects?page=3&page_size=10"
     assert next_link('</x?page=1>; rel="prev"') is None
     assert next_link(None) is None
@@ -141,7 +144,8 @@ def test_current_user_is_none_when_anonymous(client: HarborClient) -> None:
 @responses.activate
 def test_ping_registry_returns_harbors_reason(client: HarborClient) -> None:
     responses.add(responses.POST, f"{API}/registries/ping", status=400,
-                  json={"errors": [{"code": "BAD_REQUEST", "message": "the registry is unhealthy"}]})
+                  json={"errors": [{"code": "BAD_REQUEST",
+                                    "message": "the registry is unhealthy"}]})
     responses.add(responses.POST, f"{API}/registries/ping", status=200)
     assert client.ping_registry({"type": "docker-registry", "url": "https://x"}) == \
         "the registry is unhealthy (BAD_REQUEST)"
@@ -151,7 +155,8 @@ def test_ping_registry_returns_harbors_reason(client: HarborClient) -> None:
 @responses.activate
 def test_delete_project_empties_it_first_on_412(client: HarborClient) -> None:
     responses.add(responses.DELETE, f"{API}/projects/dockerhub", status=412,
-                  json={"errors": [{"code": "PRECONDITION", "message": "the project contains repositories"}]})
+                  json={"errors": [{"code": "PRECONDITION",
+                                    "message": "the project contains repositories"}]})
     responses.add(responses.GET, f"{API}/projects/dockerhub/repositories",
                   json=[{"name": "dockerhub/library/nginx"}])
     responses.add(responses.DELETE, f"{API}/projects/dockerhub/repositories/library%252Fnginx")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import responses
+from requests import PreparedRequest
 
 from provisioner import secrets
+from provisioner.backends.base import TargetContext
 from provisioner.backends.nexus import NexusBackend, bootstrap
 from provisioner.backends.nexus.client import NexusClient
 from provisioner.errors import PlanError
@@ -20,13 +23,13 @@ DISCLAIMER = "Use of \u2018accepted:false\u2019 \u2026"
 
 
 @pytest.fixture
-def mocked() -> responses.RequestsMock:
+def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(f"{URL}/v1/status/writable", status=200)
         yield rsps
 
 
-def ctx_with(boot: str):  # type: ignore[no-untyped-def]
+def ctx_with(boot: str) -> tuple[TargetContext, NexusClient]:
     ctx = make_ctx(extra=f"    bootstrap: {boot}")
     return ctx, NexusBackend().connect(ctx)
 
@@ -34,7 +37,7 @@ def ctx_with(boot: str):  # type: ignore[no-untyped-def]
 def login(mocked: responses.RequestsMock, accepted: set[str]) -> None:
     """realms/active answers 200 for the passwords in ``accepted``, 401 otherwise."""
 
-    def reply(request):  # type: ignore[no-untyped-def]
+    def reply(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
         password = (
             base64.b64decode(request.headers["Authorization"].split()[1]).decode().split(":", 1)[1]
         )
@@ -92,7 +95,7 @@ def test_fresh_instance_plans_password_then_eula(
     # The password change used the initial login; the EULA went out with the new password.
     assert put.request.headers["Authorization"] == basic("admin", "uuid-initial-password")
     assert post.request.headers["Authorization"] == basic("admin", "admin-password")
-    assert DISCLAIMER.encode() in post.request.body
+    assert isinstance(post.request.body, bytes) and DISCLAIMER.encode() in post.request.body
 
 
 def test_eula_not_needed_on_old_versions(mocked: responses.RequestsMock) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -22,7 +23,7 @@ def client() -> NexusClient:
 
 
 @pytest.fixture
-def mocked() -> responses.RequestsMock:
+def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock() as rsps:
         yield rsps
 
@@ -173,6 +174,7 @@ def test_eula_echoes_the_disclaimer_byte_for_byte(
     mocked.post(f"{API}/v1/system/eula", status=204)
     client.accept_eula(disclaimer)
     body = mocked.calls[0].request.body
+    assert isinstance(body, bytes)
     assert json.loads(body.decode("utf-8")) == {"accepted": True, "disclaimer": disclaimer}
     assert "\u2018".encode() in body  # raw UTF-8, not \\u escapes
 

@@ -48,11 +48,14 @@ def prepare(client: HarborClient, ctx: TargetContext) -> list[Change]:
     changes: list[Change] = []
     if spec.bootstrap is not None:
         wait_ready(client, ctx.name, spec.bootstrap.wait)
+    started = time.monotonic()
     user = client.current_user()
     if user is None:
         if spec.bootstrap is None:
             raise credentials_error(client, ctx.name)
-        time.sleep(LOGIN_LOCK)  # the failed attempt above locked the username for 1.5 s
+        # The failed login locked the username for 1.5 s; Harbor's failing request itself
+        # sleeps through most of the lock, so wait only for what is left of it.
+        time.sleep(max(0.0, LOGIN_LOCK - (time.monotonic() - started)))
         initial = (spec.username, reveal(spec.bootstrap.initial_password) or "")
         user = client.current_user(auth=initial)
         if user is None:

@@ -29,6 +29,9 @@ from provisioner.http import HttpClient, Tls, make_session
 API_PREFIX = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum; larger values are a 422
 MAX_PAGES = 1000  # a server that keeps sending rel="next" must not loop us forever
+# Pinging, creating and updating an endpoint make Harbor contact the upstream while we wait,
+# which can take far longer than an ordinary API call when the upstream is slow or black-holed.
+UPSTREAM_TIMEOUT = 60.0
 BY_NAME = {"X-Is-Resource-Name": "true"}
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -149,19 +152,26 @@ class HarborClient(HttpClient):
         return None
 
     # -- registry endpoints ---------------------------------------------------------------------
+    @property
+    def _upstream_timeout(self) -> float:
+        return max(self.timeout, UPSTREAM_TIMEOUT)
+
     def ping_registry(self, body: Mapping[str, Any]) -> str | None:
         """Ask Harbor to reach an upstream (read-only). None when healthy, else Harbor's reason."""
-        response = self.request("POST", "/registries/ping", json=dict(body), allow=(400,))
+        response = self.request("POST", "/registries/ping", json=dict(body), allow=(400,),
+                                timeout=self._upstream_timeout)
         if response.status_code == 400:
             return self.error_message(response) or "the registry is unhealthy"
         return None
 
     def create_registry(self, body: Mapping[str, Any]) -> int:
-        response = self.request("POST", "/registries", json=dict(body), ok=(201,))
+        response = self.request("POST", "/registries", json=dict(body), ok=(201,),
+                                timeout=self._upstream_timeout)
         return location_id(response)
 
     def update_registry(self, registry_id: int, body: Mapping[str, Any]) -> None:
-        self.request("PUT", f"/registries/{registry_id}", json=dict(body))
+        self.request("PUT", f"/registries/{registry_id}", json=dict(body),
+                     timeout=self._upstream_timeout)
 
     def delete_registry(self, registry_id: int) -> None:
         self.request("DELETE", f"/registries/{registry_id}", allow=(404,))

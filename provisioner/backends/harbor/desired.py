@@ -176,8 +176,7 @@ def endpoint_spec(target: str, cache: str, upstream_name: str, upstream: Upstrea
     password = reveal(upstream.password) or ""
     fp = secrets.fingerprint(password, f"harbor:{name}") if password else NO_SECRET
     marker = Marker(target, cache, fp)
-    description = (f"Proxy cache {cache} via upstream {upstream_name} ({upstream.kind}); "
-                   f"managed by provisioner, edits are overwritten. {marker.text()}")
+    description = f"cache {cache} via {upstream_name} ({upstream.kind}) {marker.text()}"
     return EndpointSpec(
         cache=cache, name=name, upstream=upstream_name, url=upstream.endpoint,
         insecure=upstream.insecure, access_key=upstream.username or "", access_secret=password,

@@ -20,6 +20,7 @@ Pure (no I/O); table-tested in tests/unit/test_harbor_planner.py. Rules:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +32,7 @@ from provisioner.errors import PlanError
 from provisioner.plan import Action, Change, diff_fields, update_or_noop
 
 SECRET_FIELD = "credential.access_secret"
+PROJECT_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")  # H:src/pkg/project/manager.go
 OLDEST_SUPPORTED: Version = (2, 9, 0)
 # harbor.md §9: the first Harbor version that knows each metadata key the profile can set.
 METADATA_SINCE: dict[str, Version] = {"proxy_speed_kb": (2, 12, 0), "max_upstream_conn": (2, 15, 0)}
@@ -74,6 +76,10 @@ def plan(ctx: TargetContext, desired: Desired, actual: Actual) -> list[Change]:
     """Every change of one Harbor target, endpoint before project, cache by cache, then prunes."""
     for warning in desired.warnings:
         ctx.note(warning, "warning")
+    for name in desired.projects:
+        if not PROJECT_NAME.fullmatch(name):
+            raise PlanError(f"harbor target {ctx.name!r}: cache name {name!r} is not a valid "
+                            "Harbor project name (no '-' at the end and no '--'); rename the cache")
     projects = _gate_metadata(ctx, desired, actual.version)
     failures: list[str] = []
     changes: list[Change] = []
@@ -129,14 +135,23 @@ def _endpoint(ctx: TargetContext, spec: EndpointSpec, actual: Actual,
     _reachable(spec, actual, failures)
     diffs = tuple(replace(d, sensitive=True) if d.path == SECRET_FIELD else d for d in diffs)
     if before["type"] != spec.type:
-        bound = tuple(sorted(str(p.get("name")) for p in actual.projects.values()
-                             if p.get("registry_id") == registry_id))
+        users = sorted(str(p.get("name")) for p in actual.projects.values()
+                       if p.get("registry_id") == registry_id)
+        others = [name for name in users if name != spec.cache]
+        if others:  # deleting the endpoint would need deleting projects this tool does not own
+            raise PlanError(f"{address}: endpoint {spec.name} has type {before['type']} and must be "
+                            f"replaced, but project(s) {', '.join(others)} also use it; move them "
+                            "to another endpoint or delete them in Harbor first")
         why = (f"endpoint type {before['type']} cannot change to {spec.type}; replacing it also "
-               f"replaces project(s) {', '.join(bound) or 'none'}, which drops their cached images")
+               f"replaces project {spec.cache}, which drops its cached images"
+               if users else f"endpoint type {before['type']} cannot change to {spec.type}")
         return Change(address, Action.REPLACE, ctx.name, ENDPOINT, _with_flag(ctx, why), diffs,
                       before=before, after=after, sensitive_fields=sensitive,
-                      payload=WriteEndpoint(spec, replace_id=registry_id, bound_projects=bound),
-                      blocked=_blocked(ctx, why)), None, False
+                      payload=WriteEndpoint(spec, replace_id=registry_id,
+                                            bound_projects=tuple(users)),
+                      blocked=_blocked(ctx, why) if users else ""), None, False
+    if not reason and before["url"] != after["url"]:
+        reason = f"cache {spec.cache} now uses upstream {spec.upstream}; URL swapped in place"
     return Change(address, Action.UPDATE, ctx.name, ENDPOINT, reason, diffs, before=before,
                   after=after, sensitive_fields=sensitive,
                   payload=WriteEndpoint(spec, registry_id)), registry_id, False
@@ -161,7 +176,9 @@ def _project(ctx: TargetContext, spec: ProjectSpec, actual: Actual, endpoint: Ch
                               "metadata": {k: (project.get("metadata") or {}).get(k)
                                            for k in spec.metadata}}
     if endpoint_id is None or int(bound_id) != endpoint_id:
-        if endpoint is not None and endpoint.action is Action.REPLACE:
+        replaced = endpoint.payload.replace_id if endpoint is not None and isinstance(
+            endpoint.payload, WriteEndpoint) else None
+        if replaced is not None and int(bound_id) == replaced:
             why = f"its endpoint {spec.endpoint} is replaced; this drops its cached images"
         else:
             why = (f"bound to endpoint {before['registry']!r}, not {spec.endpoint!r}, and a proxy "

@@ -42,7 +42,11 @@ class NexusClient(HttpClient):
         return f"{self.base_url}{API}{path}"
 
     def error_message(self, response: requests.Response) -> str | None:
-        return nexus_error_text(response)
+        text = nexus_error_text(response)
+        if text is None and response.status_code == 401 and self.auth:
+            # Nexus answers a bad login with an empty 401: say what it means.
+            return f"the login of user {self.auth[0]!r} was refused"
+        return text
 
     def hint_for(self, status: int) -> str | None:
         if status == 401:

@@ -148,7 +148,8 @@ def plan_orphans(ctx: TargetContext, desired: NexusDesired, actual: NexusActual,
         return []
     names = sorted(s.name for s in orphans)
     if not ctx.options.prune:
-        ctx.note(f"{len(names)} repositories created by provisioner are no longer in the profile: "
+        what = "repository" if len(names) == 1 else "repositories"
+        ctx.note(f"{len(names)} {what} created by provisioner no longer in the profile: "
                  f"{', '.join(names)} (apply --prune deletes them)")
         return []
     group_changes = tuple(c.address for c in planned
@@ -159,11 +160,9 @@ def plan_orphans(ctx: TargetContext, desired: NexusDesired, actual: NexusActual,
         deps = () if state.type == "group" else group_changes + tuple(
             address(ctx.name, s.name) for s in orphans if s.type == "group")
         changes.append(Change(where, Action.DELETE, ctx.name, RESOURCE[state.type],
-                              "created by provisioner; no longer in the profile (--prune)",
-                              before=managed_view(state.settings, state.type),
-                              sensitive_fields=frozenset({SECRET_FIELD}) if state.type == "proxy"
-                              else frozenset(),
-                              depends_on=deps, payload=RepoOp("delete", state.type, state.name)))
+                              "created by provisioner, no longer in the profile; --prune",
+                              before=_summary(state), depends_on=deps,
+                              payload=RepoOp("delete", state.type, state.name)))
     return changes
 
 
@@ -236,6 +235,16 @@ def _group_members(ctx: TargetContext, repo: DesiredRepo, actual: NexusActual) -
 
 def _marker_missing(existing: RepoState, repo: DesiredRepo) -> bool:
     return repo.rtype == "proxy" and marked_cache(existing.settings) is None
+
+
+def _summary(state: RepoState) -> dict[str, Any]:
+    """What identifies a repository about to be deleted: its remote or members, and marker."""
+    view = managed_view(state.settings, state.type)
+    if state.type == "group":
+        return {"group": view["group"]}
+    return {"proxy": {"remoteUrl": view["proxy"]["remoteUrl"]},
+            "httpClient": {"connection": {
+                "userAgentSuffix": view["httpClient"]["connection"]["userAgentSuffix"]}}}
 
 
 def _compact(view: dict[str, Any]) -> dict[str, Any]:
