@@ -31,7 +31,6 @@ from tests.support.oci import build_layout_image  # noqa: E402
 from tests.support.processes import Processes  # noqa: E402
 from tests.support.skopeo import Skopeo  # noqa: E402
 
-
 INTERVAL = 1.0
 
 

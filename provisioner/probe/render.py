@@ -25,6 +25,8 @@ DIGEST_WIDTH = 19  # "sha256:" + 12 hex digits: enough to compare by eye
 def render_text(report: ProbeReport, profile: Profile, selection: Selection | None = None,
                 color: bool = False) -> str:
     """The table, the caches and the summary line."""
+    if not report.results:
+        return "No upstreams to probe.\n"
     images = {r.image for r in report.results}
     header = ["UPSTREAM", "URL", *(["IMAGE"] if len(images) > 1 else []), "STATUS", "PING", "TOKEN",
               "MANIFEST", "TOTAL", "DIGEST / REASON"]

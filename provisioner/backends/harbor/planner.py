@@ -139,9 +139,9 @@ def _endpoint(ctx: TargetContext, spec: EndpointSpec, actual: Actual,
                        if p.get("registry_id") == registry_id)
         others = [name for name in users if name != spec.cache]
         if others:  # deleting the endpoint would need deleting projects this tool does not own
-            raise PlanError(f"{address}: endpoint {spec.name} has type {before['type']} and must be "
-                            f"replaced, but project(s) {', '.join(others)} also use it; move them "
-                            "to another endpoint or delete them in Harbor first")
+            raise PlanError(f"{address}: endpoint {spec.name} has type {before['type']} and must "
+                            f"be replaced, but project(s) {', '.join(others)} also use it; move "
+                            "them to another endpoint or delete them in Harbor first")
         why = (f"endpoint type {before['type']} cannot change to {spec.type}; replacing it also "
                f"replaces project {spec.cache}, which drops its cached images"
                if users else f"endpoint type {before['type']} cannot change to {spec.type}")
