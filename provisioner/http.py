@@ -62,7 +62,14 @@ class Tls:
 
 
 def warn_insecure(name: str, url: str) -> None:
-    """Warn once per server that TLS verification is off."""
+    """Warn once per server that TLS verification is off, and silence urllib3's own warning,
+    which would otherwise repeat on every request.
+
+    The filter is process-wide, added when an insecure client is made (``filterwarnings``
+    keeps no duplicates): ``warnings.catch_warnings()`` around each request is not thread-safe
+    (it swaps the global filter list) and requests run on many threads at once.
+    """
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # no duplicates kept
     if url.startswith("https://") and url not in _warned_insecure:
         _warned_insecure.add(url)
         log.warning("%s: TLS verification is OFF for %s (insecure: true)", name, url)
@@ -81,8 +88,15 @@ class _Retry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
 
+# Connections kept open per server: at least the CLI's largest --parallelism. A smaller pool
+# makes urllib3 close every connection beyond it after its request, so a wide apply opens a new
+# TCP (and TLS) connection per request: extra round trips to a far server, and a burst of
+# connects that can overflow the server's listen backlog (SYN retried after 1 s).
+POOL_SIZE = 64
+
+
 def make_session(
-    retries: int = 3, backoff: float = 0.3, pool: int = 16, cookies: bool = True
+    retries: int = 3, backoff: float = 0.3, pool: int = POOL_SIZE, cookies: bool = True
 ) -> requests.Session:
     """A Session with bounded retries for idempotent methods and a connection pool of ``pool``.
 
@@ -178,20 +192,19 @@ class HttpClient:
         credentials = self.auth if auth is True else (auth or None)
         started = time.monotonic()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", InsecureRequestWarning)  # warned once, above
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=send_headers,
-                    auth=credentials,
-                    timeout=timeout or self.timeout,
-                    verify=self.tls.verify,
-                    allow_redirects=method in ("GET", "HEAD"),
-                )
+            # InsecureRequestWarning is filtered once by warn_insecure (see there).
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=send_headers,
+                auth=credentials,
+                timeout=timeout or self.timeout,
+                verify=self.tls.verify,
+                allow_redirects=method in ("GET", "HEAD"),
+            )
         except requests.exceptions.SSLError as exc:
             raise Unreachable(
                 _reason(exc, "TLS handshake failed"),

@@ -73,10 +73,11 @@ class Watcher:
     def run(self, interval: float, once: bool = False) -> int:
         """Round after round, ``interval`` apart (start to start), until SIGINT/SIGTERM."""
         stop = threading.Event()
+        received: list[str] = []
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
-            if not stop.is_set():
-                self.log(f"{signal.Signals(signum).name} received; stopping after this round")
+            # Only flag it: writing to stderr from a handler could re-enter a write in progress.
+            received.append(signal.Signals(signum).name)
             stop.set()
 
         handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -92,6 +93,8 @@ class Watcher:
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
+        if received:
+            self.log(f"{received[0]} received; finished the round in progress")
         self.log(f"watch stopped after {self.rounds} round(s)")
         return 0
 
@@ -105,6 +108,9 @@ class Watcher:
             units = engine.build_units(self.profile, selection, self.options, self.targets)
         except ProvisionerError as exc:
             self.log(f"round {self.rounds} failed: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a watcher must outlive a bug in one round
+            self.log(f"round {self.rounds} failed: {type(exc).__name__}: {exc}")
             return
         rewritten: set[tuple[str, str]] = set()
         for unit in units:

@@ -360,7 +360,7 @@ def test_cache_fails_over_to_the_secondary_and_back_to_nothing(rig: FailoverRig,
 
     # 6. watch stops cleanly on SIGTERM.
     assert watch.stop() == 0, watch.log_tail()
-    assert "SIGTERM received; stopping after this round" in watch.log_text()
+    assert "SIGTERM received; finished the round in progress" in watch.log_text()
 
 
 def test_watch_running_when_the_primary_dies(rig: FailoverRig, tmp_path: Path) -> None:

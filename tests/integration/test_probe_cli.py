@@ -237,7 +237,7 @@ def test_watch_switches_runs_hook_and_stops_cleanly(
     # The probe may meet the primary while it shuts down: refused, reset or closed.
     assert re.search(r"cache hub: primary -> secondary \(primary down: [^;]+; switching to "
                      r"secondary\)", text), text
-    assert f"{stop_signal.name} received; stopping after this round" in text
+    assert f"{stop_signal.name} received; finished the round in progress" in text
     assert re.search(r"watch stopped after \d+ round\(s\)$", text.strip())
     lines = text.strip().splitlines()
     assert all(TIMESTAMP.match(line) for line in lines), text

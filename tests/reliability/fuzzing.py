@@ -318,7 +318,8 @@ STRATEGIES = {
 
 def run(name: str, examples: int, workdir: Path, seed: int = 0) -> dict[str, Any]:
     """Run ``examples`` of one strategy; count outcomes and keep findings instead of stopping."""
-    from hypothesis import HealthCheck, Phase, given, seed as fixed_seed, settings
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fixed_seed
 
     counts: dict[str, Any] = {"examples": 0, "profile": 0, "error": 0, "findings": [],
                               "hangs": 0, "slowest": 0.0}

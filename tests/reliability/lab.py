@@ -214,8 +214,10 @@ def lab(root: Path, *, latency: float = 0.0) -> Iterator[Lab]:
     nexus = LabNexus(password_file=password_file, hang_seconds=hang, latency=latency)
     harbor = LabHarbor(initial_password=HARBOR_INITIAL, login_lock_seconds=0.05,
                        hang_seconds=hang, latency=latency)
-    nexus.start()
-    harbor.start()
+    for fake in (nexus, harbor):
+        fake.start()
+        # A late answer goes to a client that gave up: the broken pipe is expected, not news.
+        fake._httpd.handle_error = lambda request, address: None  # type: ignore[union-attr,method-assign]
     try:
         plant_foreign(nexus, harbor)
         profile = root / "profile.yaml"

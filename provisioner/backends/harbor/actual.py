@@ -23,6 +23,7 @@ from provisioner.backends.harbor.desired import (
     parse_marker,
     strip_secret,
 )
+from provisioner.errors import ApiError, PlanError
 from provisioner.plan import diff_fields
 
 
@@ -78,6 +79,15 @@ def read(client: HarborClient, ctx: TargetContext, desired: Desired) -> Actual:
     if to_ping:
         workers = max(1, min(ctx.options.parallelism, len(to_ping)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            answers = list(pool.map(lambda s: client.ping_registry(s.ping_body()), to_ping))
+            answers = list(pool.map(lambda s: _ping(client, ctx, s), to_ping))
         unreachable = {spec.cache: why for spec, why in zip(to_ping, answers, strict=True) if why}
     return Actual(client.version, registries, projects, unreachable)
+
+
+def _ping(client: HarborClient, ctx: TargetContext, spec: EndpointSpec) -> str | None:
+    """Ping one upstream through Harbor; a failed ping names the endpoint it was for."""
+    try:
+        return client.ping_registry(spec.ping_body())
+    except ApiError as exc:
+        raise PlanError(f"harbor.{ctx.name}.endpoint.{spec.cache}: asking Harbor to reach "
+                        f"{spec.url} failed: {exc}", exc.hint) from None

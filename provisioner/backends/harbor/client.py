@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
-from provisioner.errors import ApiError, BadResponse, Unauthorized
+from provisioner.errors import ApiError, BadResponse, ServerError, Unauthorized, Unreachable
 from provisioner.http import HttpClient, Tls, make_session
 
 API_PREFIX = "/api/v2.0"
@@ -32,6 +33,7 @@ MAX_PAGES = 1000  # a server that keeps sending rel="next" must not loop us fore
 # Pinging, creating and updating an endpoint make Harbor contact the upstream while we wait,
 # which can take far longer than an ordinary API call when the upstream is slow or black-holed.
 UPSTREAM_TIMEOUT = 60.0
+PING_ATTEMPTS = 3
 BY_NAME = {"X-Is-Resource-Name": "true"}
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -157,9 +159,20 @@ class HarborClient(HttpClient):
         return max(self.timeout, UPSTREAM_TIMEOUT)
 
     def ping_registry(self, body: Mapping[str, Any]) -> str | None:
-        """Ask Harbor to reach an upstream (read-only). None when healthy, else Harbor's reason."""
-        response = self.request("POST", "/registries/ping", json=dict(body), allow=(400,),
-                                timeout=self._upstream_timeout)
+        """Ask Harbor to reach an upstream (read-only). None when healthy, else Harbor's reason.
+
+        The ping changes nothing (a POST only by API design), so unlike a write it is retried
+        after a dropped connection or a 502/503/504; a 500 is Harbor's answer and is raised.
+        """
+        for attempt in range(1, PING_ATTEMPTS + 1):
+            try:
+                response = self.request("POST", "/registries/ping", json=dict(body),
+                                        allow=(400,), timeout=self._upstream_timeout)
+                break
+            except (Unreachable, ServerError) as exc:
+                if attempt == PING_ATTEMPTS or exc.status == 500:
+                    raise
+                time.sleep(0.3 * attempt)
         if response.status_code == 400:
             return self.error_message(response) or "the registry is unhealthy"
         return None
