@@ -9,6 +9,7 @@ a change starts as soon as everything in its ``depends_on`` is done, so an apply
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import logging
 import time
@@ -135,8 +136,12 @@ def execute(
 ) -> int:
     """Apply every pending change, each once its dependencies are done. Returns the count.
 
-    After the first failure no new change starts; the ones running finish, then the failure is
-    raised as :class:`ApplyError`. A change whose dependency is not in the plan does not wait.
+    At most ``parallelism`` changes run at once. A change starts as soon as everything it
+    depends on is done, never waiting for unrelated changes; among ready changes, those heading
+    the longest dependency chains go first (then plan order), so the last round is not held up
+    by a chain that could have started earlier. A change whose dependency is not in the plan
+    does not wait. After the first failure no new change starts; the ones running finish, then
+    the failure is raised as :class:`ApplyError`.
     """
     owner: dict[str, PlannedUnit] = {}
     pending: dict[str, Change] = {}
@@ -150,8 +155,8 @@ def execute(
         raise PlanError(
             "; ".join(f"{c.address}: {c.blocked}" for c in blocked) + " (nothing was changed)"
         )
+    schedule = _Schedule(pending)
     total, done = len(pending), 0
-    finished: set[str] = set()
     running: dict[Future[float], Change] = {}
     failure: tuple[str, Exception] | None = None
 
@@ -162,17 +167,11 @@ def execute(
         return time.monotonic() - start
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        while pending or running:
-            if failure is None:
-                for address, change in list(pending.items()):
-                    if len(running) >= parallelism:
-                        break
-                    if all(d in finished or d not in owner for d in change.depends_on):
-                        del pending[address]
-                        running[pool.submit(run, change)] = change
+        while True:
+            while failure is None and schedule.ready and len(running) < parallelism:
+                change = schedule.take()
+                running[pool.submit(run, change)] = change
             if not running:
-                if failure is None and pending:
-                    raise PlanError(f"dependency cycle among {', '.join(sorted(pending))}")
                 break
             completed, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in completed:
@@ -183,13 +182,75 @@ def execute(
                     if failure is None:
                         failure = (change.address, exc)
                     continue
-                finished.add(change.address)
+                schedule.finish(change.address)
                 done += 1
                 if on_done is not None:
                     on_done(change, seconds)
     if failure is not None:
         raise ApplyError(failure[0], failure[1], done, total)
+    if schedule.waiting:
+        raise PlanError(f"dependency cycle among {', '.join(sorted(schedule.waiting))}")
     return done
+
+
+class _Schedule:
+    """The changes of an apply, released as their dependencies finish.
+
+    Each change counts its unfinished dependencies (those in the plan); finishing one releases
+    its dependents at zero. Ready changes come out highest first: the length of the longest
+    chain a change heads, then plan order.
+    """
+
+    def __init__(self, changes: dict[str, Change]) -> None:
+        self.changes = changes
+        self.dependents: dict[str, list[str]] = {a: [] for a in changes}
+        self.missing: dict[str, int] = {}
+        for address, change in changes.items():
+            deps = {d for d in change.depends_on if d in changes and d != address}
+            self.missing[address] = len(deps)
+            for dep in deps:
+                self.dependents[dep].append(address)
+        order = {address: i for i, address in enumerate(changes)}
+        height = self._heights()
+        self._rank = {a: (-height[a], order[a]) for a in changes}
+        self.ready: list[tuple[tuple[int, int], str]] = []
+        for address, count in self.missing.items():
+            if count == 0:
+                heapq.heappush(self.ready, (self._rank[address], address))
+        self.waiting = {a for a, count in self.missing.items() if count}
+
+    def _heights(self) -> dict[str, int]:
+        """Longest chain of dependents below each change (1 for a change nothing waits on);
+        a cycle is cut where it is found (it is reported when nothing can run)."""
+        height: dict[str, int] = {}
+        for root in self.changes:
+            stack: list[tuple[str, bool]] = [(root, False)]
+            visiting: set[str] = set()
+            while stack:
+                address, expanded = stack.pop()
+                if address in height:
+                    continue
+                if expanded:
+                    visiting.discard(address)
+                    below = [height.get(d, 0) for d in self.dependents[address]]
+                    height[address] = 1 + max(below, default=0)
+                    continue
+                visiting.add(address)
+                stack.append((address, True))
+                stack.extend((d, False) for d in self.dependents[address]
+                             if d not in height and d not in visiting)
+        return height
+
+    def take(self) -> Change:
+        _, address = heapq.heappop(self.ready)
+        return self.changes[address]
+
+    def finish(self, address: str) -> None:
+        for dependent in self.dependents[address]:
+            self.missing[dependent] -= 1
+            if self.missing[dependent] == 0:
+                self.waiting.discard(dependent)
+                heapq.heappush(self.ready, (self._rank[dependent], dependent))
 
 
 def verify(units: Sequence[TargetContext], parallelism: int = 8) -> Plan:

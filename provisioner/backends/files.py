@@ -109,8 +109,8 @@ def unified_diff(old: str, new: str, name: str) -> str:
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),
-        fromfile=f"a/{name}" if old else "/dev/null",
-        tofile=f"b/{name}",
+        fromfile=f"a/{name.lstrip('/')}" if old else "/dev/null",
+        tofile=f"b/{name.lstrip('/')}",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 

@@ -26,10 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.base import FAULT_KINDS, Fault
-from tests.reliability.lab import Lab, Run, lab
+from tests.reliability import filefault
+from tests.reliability.lab import LateAnswers, Lab, Run, lab
 
-KINDS: tuple[str, ...] = (*FAULT_KINDS, "late")
-SERVERS = ("nexus", "harbor")
+FILE_UNITS = ("registry", "upstreams", "clients")
+READ_ONLY_POSTS = ("/registries/ping",)  # Harbor's ping changes nothing; retrying it is safe
+
+HTTP_KINDS: tuple[str, ...] = (*FAULT_KINDS, "late")
+KINDS = {"nexus": HTTP_KINDS, "harbor": HTTP_KINDS, "files": filefault.KINDS}
+SERVERS = ("nexus", "harbor", "files")
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,10 @@ class Baseline:
     snapshot: dict[str, Any]
 
     def scenarios(self, servers: Iterable[str] = SERVERS,
-                  kinds: Iterable[str] = KINDS) -> list[Scenario]:
+                  kinds: Iterable[str] | None = None) -> list[Scenario]:
         return [Scenario(server, i, kind, request)
-                for server in servers for kind in kinds
+                for server in servers for kind in KINDS[server]
+                if kinds is None or kind in kinds
                 for i, request in enumerate(self.writes[server])]
 
 
@@ -79,6 +85,9 @@ def baseline(root: Path) -> Baseline:
             raise AssertionError(f"the fault-free apply failed: {run.stderr}")
         writes = {name: [f"{r.method} {r.path}" for r in fake.writes()]
                   for name, fake in (("nexus", world.nexus), ("harbor", world.harbor))}
+        # With --parallelism 1 the progress lines are in execution order: the file writes.
+        writes["files"] = [line.split(": ")[0] for line in run.stderr.splitlines()
+                           if " done (" in line and line.split(".")[0] in FILE_UNITS]
         return Baseline(writes, addresses, world.snapshot())
 
 
@@ -86,15 +95,23 @@ def run_scenario(root: Path, scenario: Scenario, base: Baseline) -> Outcome:
     outcome = Outcome(scenario)
     with lab(root) as world:
         foreign = world.foreign()
-        fake = world.nexus if scenario.server == "nexus" else world.harbor
-        if scenario.kind == "late":
-            fake.late_skip = scenario.index
+        if scenario.server == "files":
+            first = world.apply("--parallelism", "1",
+                                file_fault=f"{scenario.kind}:{scenario.index}")
+            fired = f"Error: {scenario.request}: cannot write " in first.stderr
         else:
-            fake.inject(Fault(scenario.kind, writes_only=True, skip=scenario.index))  # type: ignore[arg-type]
-        first = world.apply("--parallelism", "1")
-        fired = fake.late_skip is None if scenario.kind == "late" else not fake.faults
+            fake = world.nexus if scenario.server == "nexus" else world.harbor
+            if scenario.kind == "late":
+                fake.late_skip = scenario.index
+            else:
+                fake.inject(Fault(scenario.kind, writes_only=True,  # type: ignore[arg-type]
+                                  skip=scenario.index))
+            first = world.apply("--parallelism", "1")
+            fired = fake.late_skip is None if scenario.kind == "late" else not fake.faults
+            if scenario.kind == "late":
+                outcome.problems += _blind_retries(fake)
         if not fired:
-            outcome.problems.append("the fault never fired (the run made fewer writes)")
+            outcome.problems.append("the fault did not hit the write it was meant for")
         _check_faulted_run(first, base, outcome)
         second = world.apply()
         if second.returncode != 0 or second.hung:
@@ -129,6 +146,20 @@ def _check_faulted_run(run: Run, base: Baseline, outcome: Outcome) -> None:
     outcome.error_line = errors[0]
     if not any(f"Error: {address}: " in errors[0] for address in base.addresses):
         outcome.problems.append(f"the error names no change address: {errors[0]}")
+
+
+def _blind_retries(fake: LateAnswers) -> list[str]:
+    """A POST sent twice with the same body in the faulted run (a committed one re-sent)."""
+    seen: set[tuple[str, str, bytes]] = set()
+    out = []
+    for entry in fake.handled:
+        method, path, _ = entry
+        if method != "POST" or path.endswith(READ_ONLY_POSTS):
+            continue
+        if entry in seen:
+            out.append(f"POST {path} re-sent with the same body")
+        seen.add(entry)
+    return out
 
 
 def _tracebacks(world: Lab) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import cli_command, subprocess_env
+from tests.conftest import REPO, cli_command, subprocess_env
 from tests.fakes.base import WRITE_METHODS, Request, Response
 from tests.fakes.harbor import FakeHarbor
 from tests.fakes.nexus import NexusFake
 from tests.fakes.nexus_repos import docker_proxy_body, maven_hosted_body
+from tests.reliability import filefault
 
 # Distinctive secrets: any of them appearing in an output is a leak (test_secrets_scan).
 SECRETS = {
@@ -111,9 +113,16 @@ class LateAnswers:
     hang_seconds: float
     lock: Any
 
+    @property
+    def handled(self) -> list[tuple[str, str, bytes]]:
+        """Every write the handler processed: (method, path, body), in order."""
+        return self.__dict__.setdefault("_handled", [])
+
     def handle(self, request: Request) -> Response:
         response: Response = super().handle(request)  # type: ignore[misc]
         if request.method in WRITE_METHODS:
+            with self.lock:
+                self.handled.append((request.method, request.path, request.body))
             with self.lock:
                 turn = self.late_skip
                 if turn is not None:
@@ -163,12 +172,20 @@ class Lab:
     def out(self) -> Path:
         return self.root / "out"
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> Run:
-        """Run the CLI in a subprocess with the lab's secrets in the environment."""
+    def cli(self, *args: str, env: dict[str, str] | None = None, file_fault: str = "") -> Run:
+        """Run the CLI in a subprocess with the lab's secrets in the environment.
+
+        ``file_fault`` (``enospc:3``) fails that generated-file write (tests/reliability/filefault).
+        """
+        command = cli_command(*args)
+        extra = dict(env or {})
+        if file_fault:
+            command = [sys.executable, "-c", filefault.BOOT, *args]
+            extra.update({filefault.ENV: file_fault, "PYTHONPATH": str(REPO)})
         start = time.monotonic()
         try:
-            proc = subprocess.run(cli_command(*args), capture_output=True, text=True,
-                                  env={**self.env, **(env or {})}, timeout=CLI_TIMEOUT,
+            proc = subprocess.run(command, capture_output=True, text=True,
+                                  env={**self.env, **extra}, timeout=CLI_TIMEOUT,
                                   check=False, cwd=self.root)
             run = Run(tuple(args), proc.returncode, proc.stdout, proc.stderr,
                       time.monotonic() - start)
@@ -178,8 +195,8 @@ class Lab:
         self.runs.append(run)
         return run
 
-    def apply(self, *extra: str) -> Run:
-        return self.cli("apply", str(self.profile), "-y", *extra)
+    def apply(self, *extra: str, file_fault: str = "") -> Run:
+        return self.cli("apply", str(self.profile), "-y", *extra, file_fault=file_fault)
 
     def plan_addresses(self) -> list[str]:
         run = self.cli("diff", str(self.profile), "--json")

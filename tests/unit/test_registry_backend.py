@@ -119,7 +119,7 @@ def test_upstream_with_password_adds_a_secret_env_file() -> None:
             "https://mirror.example.com",
             True,
         ),
-        ("cf", frozenset({"dockerhub"}), None, "https://hub.example.xyz", False),
+        ("cf", frozenset({"dockerhub"}), None, "https://hub.example.xyz", True),
     ],
     ids=["follows-active", "stranded-keeps-current", "stranded-fresh-uses-first"],
 )

@@ -99,7 +99,7 @@ class RegistryBackend(FileBackend):
                 if content is None:
                     continue  # an env file the profile no longer needs is left alone, not deleted
                 address = f"registry.{ctx.name}.{item.cache}/{path.name}"
-                reason = ctx.selection.reasons.get(item.cache, "") if path == item.config else ""
+                reason = ctx.selection.reasons.get(item.cache, "")
                 changes.append(
                     plan_file(
                         FileSpec(path, content, secret),
@@ -125,6 +125,9 @@ class RegistryBackend(FileBackend):
         else:
             upstream = ctx.profile.upstreams[ctx.selection.active[cache]]
             remote = upstream.endpoint
+            if cache in ctx.selection.stranded:
+                ctx.note(f"cache {cache}: no healthy upstream; writing {remote} anyway, but a "
+                         "registry started on it fails until that upstream answers", "warning")
         return InstanceSpec(
             target=ctx.name,
             cache=cache,
