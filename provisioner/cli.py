@@ -21,27 +21,92 @@ if TYPE_CHECKING:
     from provisioner.plan import Plan
     from provisioner.profile.model import Profile
 
-_state: dict[str, Any] = {"debug": False, "color": False}
+_state: dict[str, Any] = {
+    "debug": False,
+    "color": False,
+    "verbose": 0,
+    "quiet": False,
+    "no_color": False,
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _configure_output() -> None:
+    from provisioner.console import colour_wanted, setup_logging
+
+    _state["color"] = colour_wanted(sys.stdout, _state["no_color"])
+    setup_logging(_state["verbose"], _state["quiet"], _state["debug"])
+
+
+def _remember(key: str) -> Any:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value:  # an option given after the command adds to the one given before it
+            _state[key] = _state[key] + value if key == "verbose" else value
+            _configure_output()
+
+    return callback
+
+
+def _output_options(f: Any) -> Any:
+    """-v, -q, --debug and --no-color, accepted before or after the command name."""
+    options = [
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_remember("verbose"),
+            help="More log output on stderr (-vv for debug).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember("quiet"),
+            help="Only errors on stderr.",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember("debug"),
+            help="Debug logs and tracebacks for unexpected errors.",
+        ),
+        click.option(
+            "--no-color",
+            is_flag=True,
+            envvar="NO_COLOR",
+            expose_value=False,
+            callback=_remember("no_color"),
+            help="No ANSI colour (also NO_COLOR).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+class _Cli(click.Group):
+    """A group whose every command also takes the output options."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _output_options(cmd)
+        super().add_command(cmd, name)
+
+
+@click.group(
+    cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "-V", "--version", prog_name="provisioner")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-@click.option("--debug", is_flag=True, help="Debug logs and tracebacks for unexpected errors.")
-@click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No ANSI colour (also NO_COLOR).")
-def cli(verbose: int, quiet: bool, debug: bool, no_color: bool) -> None:
+@_output_options
+def cli() -> None:
     """Declarative Docker pull-through caches with failover.
 
     A YAML profile names upstreams (Cloudflare Workers, Nginx proxies, mirrors, Docker Hub),
     caches (ordered failover lists of upstreams) and targets (Distribution registries, Nexus 3,
     Harbor). `diff` shows what would change; `apply` makes it so.
     """
-    from provisioner.console import colour_wanted, setup_logging
-
-    _state["debug"] = debug
-    _state["color"] = colour_wanted(sys.stdout, no_color)
-    setup_logging(verbose, quiet, debug)
+    _configure_output()
 
 
 def _load(path: str) -> Profile:
@@ -220,12 +285,12 @@ def apply(
     def progress(change: Any, seconds: float) -> None:
         err(f"{change.address}: {change.action.value} done ({seconds:.2f}s)")
 
-    applied = engine.execute(planned, parallelism, on_done=progress)
-    engine.verify(units, parallelism)
+    engine.execute(planned, parallelism, on_done=progress)
+    engine.verify(units, parallelism, planned)  # same clients: connections stay open
     add, change, destroy = plan.counts()
     out(
-        f"Apply complete: {add} added, {change} changed, {destroy} destroyed "
-        f"({applied} changes); every target matches the profile.\n"
+        f"Apply complete: {add} added, {change} changed, {destroy} destroyed; "
+        "every target matches the profile.\n"
     )
     return 0
 
@@ -262,15 +327,30 @@ def probe(profile: str, as_json: bool, timeout: str | None) -> int:
 @cli.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
 @_target_option
-@click.option("--interval", default="30s", show_default=True, metavar="DURATION",
-              help="Time between two rounds (30s, 1m, 500ms).")
-@click.option("--on-change", "on_change", metavar="CMD",
-              help="Shell command run after a Registry cache's files are rewritten (restart it); "
-                   "gets PROVISIONER_TARGET, _CACHE, _CONFIG, _UPSTREAM, _UPSTREAM_URL.")
+@click.option(
+    "--interval",
+    default="30s",
+    show_default=True,
+    metavar="DURATION",
+    help="Time between two rounds (30s, 1m, 500ms).",
+)
+@click.option(
+    "--on-change",
+    "on_change",
+    metavar="CMD",
+    help="Shell command run after a Registry cache's files are rewritten (restart it); "
+    "gets PROVISIONER_TARGET, _CACHE, _CONFIG, _UPSTREAM, _UPSTREAM_URL.",
+)
 @click.option("--once", is_flag=True, help="Run one round and exit (for cron).")
 @_parallelism_option
-def watch(profile: str, targets: tuple[str, ...], interval: str, on_change: str | None,
-          once: bool, parallelism: int) -> int:
+def watch(
+    profile: str,
+    targets: tuple[str, ...],
+    interval: str,
+    on_change: str | None,
+    once: bool,
+    parallelism: int,
+) -> int:
     """Probe on an interval and re-apply when a cache's active upstream changes or a target
     drifts; logs every transition on stderr. Stops cleanly on SIGINT/SIGTERM."""
     from provisioner.backends.base import Options

@@ -52,4 +52,7 @@ def setup_logging(verbosity: int, quiet: bool, debug: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     if level > logging.DEBUG:
-        logging.getLogger("urllib3").setLevel(logging.WARNING)
+        # urllib3 warns on every retry ("Retrying (...) after connection broken by ..."); the
+        # final error says what failed, so retries are shown from -v on only.
+        logging.getLogger("urllib3").setLevel(logging.WARNING if level <= logging.INFO
+                                              else logging.ERROR)

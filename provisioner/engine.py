@@ -13,7 +13,7 @@ import heapq
 import importlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
@@ -90,9 +90,11 @@ class PlannedUnit:
     changes: list[Change]
 
 
-def plan_unit(ctx: TargetContext) -> PlannedUnit:
+def plan_unit(ctx: TargetContext, client: Any = None) -> PlannedUnit:
+    """Read and plan one unit; ``client`` reuses a connected client (its open connections)."""
     backend = load_backend(ctx.kind)
-    client = backend.connect(ctx)
+    if client is None:
+        client = backend.connect(ctx)
     bootstrap = backend.prepare(client, ctx)
     desired = backend.desired(ctx)
     actual = backend.read_actual(client, ctx, desired)
@@ -105,13 +107,17 @@ def plan_unit(ctx: TargetContext) -> PlannedUnit:
 
 
 def plan_all(
-    units: Sequence[TargetContext], parallelism: int = 8
+    units: Sequence[TargetContext],
+    parallelism: int = 8,
+    clients: Mapping[str, Any] | None = None,
 ) -> tuple[Plan, list[PlannedUnit]]:
-    """Plan every unit, concurrently (reads of one target never wait on another's)."""
+    """Plan every unit, concurrently (reads of one target never wait on another's);
+    ``clients`` maps unit names to connected clients to reuse (see :func:`verify`)."""
     if not units:
         return Plan(), []
+    known = clients or {}
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(units)))) as pool:
-        planned = list(pool.map(plan_unit, units))
+        planned = list(pool.map(lambda u: plan_unit(u, known.get(u.name)), units))
     changes = tuple(c for p in planned for c in p.changes)
     notes = tuple(n for p in planned for n in p.ctx.notes)
     return Plan(changes, notes), planned
@@ -197,8 +203,8 @@ class _Schedule:
     """The changes of an apply, released as their dependencies finish.
 
     Each change counts its unfinished dependencies (those in the plan); finishing one releases
-    its dependents at zero. Ready changes come out highest first: the length of the longest
-    chain a change heads, then plan order.
+    its dependents at zero. Ready changes come out highest first (the length of the longest
+    chain a change heads), then in the order they became ready.
     """
 
     def __init__(self, changes: dict[str, Change]) -> None:
@@ -210,14 +216,19 @@ class _Schedule:
             self.missing[address] = len(deps)
             for dep in deps:
                 self.dependents[dep].append(address)
-        order = {address: i for i, address in enumerate(changes)}
-        height = self._heights()
-        self._rank = {a: (-height[a], order[a]) for a in changes}
-        self.ready: list[tuple[tuple[int, int], str]] = []
+        self.height = self._heights()
+        self.ready: list[tuple[int, int, str]] = []
+        self._released = 0
         for address, count in self.missing.items():
             if count == 0:
-                heapq.heappush(self.ready, (self._rank[address], address))
+                self._release(address)
         self.waiting = {a for a, count in self.missing.items() if count}
+
+    def _release(self, address: str) -> None:
+        # Highest first; equal heights in the order they became ready (plan order at first),
+        # so a change that was ready early is not overtaken by dependents released later.
+        self._released += 1
+        heapq.heappush(self.ready, (-self.height[address], self._released, address))
 
     def _heights(self) -> dict[str, int]:
         """Longest chain of dependents below each change (1 for a change nothing waits on);
@@ -242,23 +253,31 @@ class _Schedule:
         return height
 
     def take(self) -> Change:
-        _, address = heapq.heappop(self.ready)
-        return self.changes[address]
+        return self.changes[heapq.heappop(self.ready)[2]]
 
     def finish(self, address: str) -> None:
         for dependent in self.dependents[address]:
             self.missing[dependent] -= 1
             if self.missing[dependent] == 0:
                 self.waiting.discard(dependent)
-                heapq.heappush(self.ready, (self._rank[dependent], dependent))
+                self._release(dependent)
 
 
-def verify(units: Sequence[TargetContext], parallelism: int = 8) -> Plan:
-    """Re-read and re-plan after an apply; raise when anything still differs."""
+def verify(
+    units: Sequence[TargetContext],
+    parallelism: int = 8,
+    planned: Sequence[PlannedUnit] = (),
+) -> Plan:
+    """Re-read and re-plan after an apply; raise when anything still differs.
+
+    Given the ``planned`` units of the apply, their clients are used again: the connections
+    they hold stay open, so the re-read pays no new TCP and TLS handshakes to a far server.
+    """
     fresh = [
         TargetContext(u.name, u.kind, u.spec, u.profile, u.selection, u.options) for u in units
     ]
-    plan, _ = plan_all(fresh, parallelism)
+    clients = {p.ctx.name: p.client for p in planned}
+    plan, _ = plan_all(fresh, parallelism, clients)
     if not plan.empty:
         left = ", ".join(c.address for c in plan.pending)
         raise ConvergenceError(f"apply finished but these still differ from the profile: {left}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -95,6 +96,31 @@ class _Retry(Retry):
 POOL_SIZE = 64
 
 
+class _Session(requests.Session):
+    """A Session that reads the proxy and CA-bundle environment once per server and settings.
+
+    requests looks ``HTTP(S)_PROXY``, ``NO_PROXY`` and ``REQUESTS_CA_BUNDLE`` up again on every
+    request (two scans of ``os.environ`` and a no_proxy match): about a third of the client's
+    CPU per request. The environment does not change during a run, so the answer is kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        parts = urlsplit(str(url))
+        key = (parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())),
+               stream, verify, cert)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def make_session(
     retries: int = 3, backoff: float = 0.3, pool: int = POOL_SIZE, cookies: bool = True
 ) -> requests.Session:
@@ -103,11 +129,12 @@ def make_session(
     ``cookies=False`` refuses every cookie: Harbor answers a returned ``sid`` cookie with a CSRF
     403 on writes, and no backend here needs a session cookie.
     """
-    session = requests.Session()
+    session = _Session()
     retry = _Retry(
         total=retries,
         connect=retries,
         read=1,
+        other=0,  # an SSLError (untrusted certificate) is not transient: no retry
         status=retries,
         backoff_factor=backoff,
         status_forcelist=RETRY_STATUSES,
@@ -165,6 +192,13 @@ class HttpClient:
             return f"check the username and password of {self.name}"
         return None
 
+    def _tls_hint(self, reason: str) -> str:
+        if "not valid for this host" in reason:
+            return "use the host name the certificate was issued for in the url"
+        if self.tls.ca_file is not None:
+            return f"is {self.tls.ca_file} the CA that signed this server's certificate?"
+        return "set ca_file to the server's CA, or insecure: true to skip checks"
+
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
@@ -206,12 +240,8 @@ class HttpClient:
                 allow_redirects=method in ("GET", "HEAD"),
             )
         except requests.exceptions.SSLError as exc:
-            raise Unreachable(
-                _reason(exc, "TLS handshake failed"),
-                method=method,
-                url=url,
-                hint="set ca_file to the server's CA, or insecure: true to skip checks",
-            ) from None
+            reason = _reason(exc, "TLS handshake failed")
+            raise Unreachable(reason, method=method, url=url, hint=self._tls_hint(reason)) from None
         except requests.exceptions.Timeout:
             raise Unreachable(
                 f"no answer within {timeout or self.timeout:g}s", method=method, url=url
@@ -231,6 +261,11 @@ class HttpClient:
             ) from None
         except requests.exceptions.RequestException as exc:
             raise Unreachable(_reason(exc, "request failed"), method=method, url=url) from None
+        except OSError as exc:  # requests raises a bare OSError for a ca_file that is missing
+            if self.tls.ca_file is None or "CA certificate bundle" not in str(exc):
+                raise
+            raise Unreachable(f"ca_file {self.tls.ca_file} does not exist", method=method,
+                              url=url, hint="point ca_file at the server's CA (PEM)") from None
         log.debug(
             "%s %s -> %s (%.0f ms)",
             method,
@@ -303,8 +338,12 @@ def _reason(exc: Exception, fallback: str) -> str:
         return "connection refused"
     if "Connection reset" in text or "ConnectionResetError" in text:
         return "connection reset"
+    if "mismatch, certificate is not valid for" in text:
+        return "TLS certificate is not valid for this host name or address"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "TLS certificate not trusted"
+    if "NO_CERTIFICATE_OR_CRL_FOUND" in text or "PEM lib" in text:
+        return "ca_file holds no PEM certificate"
     if "RemoteDisconnected" in text or "closed connection without response" in text:
         return "server closed the connection without answering"
     if "timed out" in text.lower():

@@ -27,7 +27,7 @@ from typing import Any
 
 from tests.fakes.base import FAULT_KINDS, Fault
 from tests.reliability import filefault
-from tests.reliability.lab import LateAnswers, Lab, Run, lab
+from tests.reliability.lab import Lab, LateAnswers, Run, lab
 
 FILE_UNITS = ("registry", "upstreams", "clients")
 READ_ONLY_POSTS = ("/registries/ping",)  # Harbor's ping changes nothing; retrying it is safe

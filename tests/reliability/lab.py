@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,9 +107,11 @@ class LateAnswers:
 
     This is the ambiguous failure the base faults cannot make (they never reach the handler):
     the server did the work, the client saw a timeout. ``late_skip`` is N (None = off).
+    ``rewrite`` replaces the answer of a handled request (tests/reliability/malformed.py).
     """
 
     late_skip: int | None = None
+    rewrite: Callable[[Request, Response], Response] | None = None  # garble answers (malformed)
     hang_seconds: float
     lock: Any
 
@@ -120,6 +122,8 @@ class LateAnswers:
 
     def handle(self, request: Request) -> Response:
         response: Response = super().handle(request)  # type: ignore[misc]
+        if self.rewrite is not None:
+            response = self.rewrite(request, response)
         if request.method in WRITE_METHODS:
             with self.lock:
                 self.handled.append((request.method, request.path, request.body))

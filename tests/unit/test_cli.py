@@ -85,13 +85,13 @@ def test_apply_without_tty_refuses_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_usage_error_exits_1_even_with_detailed_exitcode(tmp_path: Path) -> None:
     proc = subprocess.run(
-        cli_command("diff", str(profile(tmp_path)), "--detailed-exitcode", "--bogus"),
+        cli_command("diff", str(profile(tmp_path)), "--detailed-exitcode", "--frobnicate"),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 1
-    assert proc.stderr == "Error: No such option '--bogus'. (try 'provisioner diff --help')\n"
+    assert proc.stderr == "Error: No such option '--frobnicate'. (try 'provisioner diff --help')\n"
 
 
 def test_target_filter(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

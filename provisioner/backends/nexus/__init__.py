@@ -39,7 +39,7 @@ class NexusBackend:
 
     def read_actual(self, client: NexusClient, ctx: TargetContext,
                     want: NexusDesired) -> NexusActual:
-        return actual_state.read(client, want)
+        return actual_state.read(client, want, ctx.options.parallelism)
 
     def plan(self, ctx: TargetContext, want: NexusDesired, have: NexusActual) -> list[Change]:
         return planner.plan(ctx, want, have)

@@ -16,6 +16,8 @@ relevant repository on a server without ``/v1/repositorySettings`` (then the nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,58 +60,62 @@ class NexusActual:
         return next((r for n, r in self.repos.items() if n.lower() == lower), None)
 
 
-def read(client: NexusClient, desired: NexusDesired) -> NexusActual:
-    repos = read_repositories(client, desired)
-    blobstores = None
+def read(client: NexusClient, desired: NexusDesired, parallelism: int = 8) -> NexusActual:
+    """The reads are independent, so they go out together (one round trip, not up to four);
+    at ``parallelism`` 1 they go one after another."""
+    reads: dict[str, Callable[[], Any]] = {
+        "repos": lambda: read_repositories(client, desired, parallelism)}
     if desired.create_blob_store:
-        blobstores = frozenset(str(b.get("name")) for b in client.blobstores())
-    realms = anonymous = None
+        reads["blobstores"] = lambda: frozenset(str(b.get("name")) for b in client.blobstores())
     if desired.anonymous_pull:
-        realms = tuple(client.active_realms())
-        anonymous = client.anonymous()
-    return NexusActual(repos, blobstores, realms, anonymous)
+        reads["realms"] = lambda: tuple(client.active_realms())
+        reads["anonymous"] = client.anonymous
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(reads)))) as pool:
+        futures = {name: pool.submit(call) for name, call in reads.items()}
+        got = {name: future.result() for name, future in futures.items()}
+    return NexusActual(got["repos"], got.get("blobstores"), got.get("realms"),
+                       got.get("anonymous"))
 
 
-def read_repositories(client: NexusClient, desired: NexusDesired) -> dict[str, RepoState]:
+def read_repositories(client: NexusClient, desired: NexusDesired,
+                      parallelism: int = 8) -> dict[str, RepoState]:
     """Every repository the plan may look at, by exact name.
 
     That is every repository of a desired name (any format: a clash must be seen) and every
-    Docker repository (a marked proxy the profile dropped is a prune candidate).
+    Docker repository (a marked proxy the profile dropped is a prune candidate). The
+    per-repository GETs, when needed, run ``parallelism`` at a time.
     """
     wanted = {r.name.lower() for r in desired.repos}
     settings = client.repository_settings()
     if settings is None:
-        return _read_one_by_one(client, wanted)
+        # No /v1/repositorySettings: the name list, then one GET per Docker repository that is
+        # desired or may carry the marker (a proxy).
+        found = [s for s in map(_state, client.repositories()) if s is not None]
+        needs = [s for s in found if s.is_docker and s.type in NEEDED and (
+            s.name.lower() in wanted or s.type == "proxy")]
+    else:
+        found = [s for s in map(_state, settings) if s is not None]
+        needs = [s for s in found if s.is_docker and s.type in NEEDED and _incomplete(s)]
+    full = _read_full(client, needs, parallelism)
     repos: dict[str, RepoState] = {}
-    for item in settings:
-        state = _state(item)
-        if state is None:
-            continue
-        if state.is_docker and state.type in NEEDED and _incomplete(state):
-            full = client.docker_repository(state.type, state.name)
-            if full is None:
+    for state in found:
+        if state.name in full:
+            settings_of = full[state.name]
+            if settings_of is None:
                 continue  # deleted between the two reads
-            state = RepoState(state.name, state.format, state.type, full)
+            state = RepoState(state.name, state.format, state.type, settings_of)
         repos[state.name] = state
     return repos
 
 
-def _read_one_by_one(client: NexusClient, wanted: set[str]) -> dict[str, RepoState]:
-    """Servers without ``/v1/repositorySettings``: the name list, then one GET per Docker
-    repository that is desired or may carry the marker (a proxy)."""
-    repos: dict[str, RepoState] = {}
-    for item in client.repositories():
-        state = _state(item)
-        if state is None:
-            continue
-        relevant = state.name.lower() in wanted or (state.is_docker and state.type == "proxy")
-        if state.is_docker and state.type in NEEDED and relevant:
-            full = client.docker_repository(state.type, state.name)
-            if full is None:
-                continue
-            state = RepoState(state.name, state.format, state.type, full)
-        repos[state.name] = state
-    return repos
+def _read_full(client: NexusClient, states: list[RepoState],
+               parallelism: int) -> dict[str, dict[str, Any] | None]:
+    """The full settings of each of ``states`` (None: gone), fetched concurrently."""
+    if not states:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(states)))) as pool:
+        answers = pool.map(lambda s: client.docker_repository(s.type, s.name), states)
+        return {s.name: answer for s, answer in zip(states, answers, strict=True)}
 
 
 def _state(item: dict[str, Any]) -> RepoState | None:
