@@ -51,26 +51,30 @@ class NginxDeploy(Model):
     upstream_ca: Path | None = Field(
         Path("/etc/ssl/certs/ca-certificates.crt"),
         description="CA bundle that verifies the relayed registry, token service and blob storage "
-                    "(null: no verification, warns)",
+        "(null: no verification, warns)",
     )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> NginxDeploy:
         if (self.tls_certificate is None) != (self.tls_key is None):
-            raise FieldProblem("tls_key" if self.tls_key is None else "tls_certificate",
-                               "tls_certificate and tls_key go together")
+            raise FieldProblem(
+                "tls_key" if self.tls_key is None else "tls_certificate",
+                "tls_certificate and tls_key go together",
+            )
         return self
 
 
 class WorkerDeploy(Model):
-    """Generate a Cloudflare Worker (ES module + wrangler.toml) for a ``cloudflare-worker`` upstream."""
+    """Generate a Cloudflare Worker (ES module + wrangler.toml) for a ``cloudflare-worker``."""
 
     kind: Literal["cloudflare-worker"] = "cloudflare-worker"
     output: Path = Field(description="directory for worker.js and wrangler.toml")
     name: Name | None = Field(None, description="Worker name (default: the upstream's name)")
     registry: Url = Field(DOCKER_HUB_URL, description="the registry relayed (default Docker Hub)")
     auth: Url = Field(DOCKER_HUB_AUTH_URL, description="the token service relayed")
-    allow: list[str] = Field(default_factory=list, description="image prefixes allowed; empty = all")
+    allow: list[str] = Field(
+        default_factory=list, description="image prefixes allowed; empty = all"
+    )
     compatibility_date: str = Field("2025-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -107,7 +111,10 @@ class Upstream(TlsOptions):
         if self.deploy is not None:
             wanted = "nginx" if self.kind == "nginx-proxy" else "cloudflare-worker"
             if self.kind not in ("nginx-proxy", "cloudflare-worker") or self.deploy.kind != wanted:
-                raise FieldProblem("deploy.kind", f"{self.deploy.kind} does not fit an upstream of kind {self.kind}")
+                raise FieldProblem(
+                    "deploy.kind",
+                    f"{self.deploy.kind} does not fit an upstream of kind {self.kind}",
+                )
         return self
 
     @property
@@ -175,12 +182,15 @@ class NexusBootstrap(Model):
     initial_password: Secret | None = None
     accept_eula: bool = False
     wait: Duration = Field(
-        120.0, description="how long to wait for a starting instance to become writable")
+        120.0, description="how long to wait for a starting instance to become writable"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> NexusBootstrap:
         if self.initial_password_file is not None and self.initial_password is not None:
-            raise FieldProblem("initial_password", "give initial_password_file or initial_password, not both")
+            raise FieldProblem(
+                "initial_password", "give initial_password_file or initial_password, not both"
+            )
         return self
 
 
@@ -188,8 +198,12 @@ class NexusTarget(ServerTarget):
     """Sonatype Nexus Repository 3 through its REST API."""
 
     kind: Literal["nexus"]
-    anonymous_pull: bool = Field(False, description="DockerToken realm, anonymous read, no forced basic auth")
-    blob_store: Name | None = Field(None, description="file blob store to create and use (default: 'default')")
+    anonymous_pull: bool = Field(
+        False, description="DockerToken realm, anonymous read, no forced basic auth"
+    )
+    blob_store: Name | None = Field(
+        None, description="file blob store to create and use (default: 'default')"
+    )
     ports: dict[Name, Port] = Field(
         default_factory=dict, description="HTTP connector port per cache group (else path routing)"
     )
@@ -208,11 +222,17 @@ class HarborTarget(ServerTarget):
     kind: Literal["harbor"]
     public: bool = Field(False, description="proxy projects anyone may pull from")
     proxy_speed_kb: int | None = Field(
-        None, ge=-1, le=2**31 - 1,
-        description="upstream bandwidth limit in Kbps, -1 = unlimited (Harbor >= 2.12)")
+        None,
+        ge=-1,
+        le=2**31 - 1,
+        description="upstream bandwidth limit in Kbps, -1 = unlimited (Harbor >= 2.12)",
+    )
     max_upstream_conn: int | None = Field(
-        None, ge=-1, le=2**31 - 1,
-        description="upstream connections per artifact, -1 = unlimited (Harbor >= 2.15)")
+        None,
+        ge=-1,
+        le=2**31 - 1,
+        description="upstream connections per artifact, -1 = unlimited (Harbor >= 2.15)",
+    )
     bootstrap: HarborBootstrap | None = None
 
     @model_validator(mode="after")
@@ -222,10 +242,17 @@ class HarborTarget(ServerTarget):
         # check (handler/user.go) uses the ASCII classes [A-Z], [a-z], [0-9].
         if self.bootstrap is not None:
             value = self.password.get_secret_value()
-            if not (8 <= len(value) <= 128 and re.search("[A-Z]", value)
-                    and re.search("[a-z]", value) and re.search("[0-9]", value)):
-                raise FieldProblem("password", "Harbor needs 8-128 characters with an upper-case "
-                                   "letter, a lower-case letter and a digit (bootstrap sets it)")
+            if not (
+                8 <= len(value) <= 128
+                and re.search("[A-Z]", value)
+                and re.search("[a-z]", value)
+                and re.search("[0-9]", value)
+            ):
+                raise FieldProblem(
+                    "password",
+                    "Harbor needs 8-128 characters with an upper-case "
+                    "letter, a lower-case letter and a digit (bootstrap sets it)",
+                )
         return self
 
 
@@ -241,15 +268,16 @@ class Clients(Model):
     trust_upstreams: bool = Field(
         True,
         description="upstreams may resolve tags (containerd 'resolve', podman "
-                    "pull-from-mirror all); false: digests only, as containerd advises "
-                    "for public mirrors",
+        "pull-from-mirror all); false: digests only, as containerd advises "
+        "for public mirrors",
     )
     dial_timeout: Duration = Field(
-        3.0, description="containerd: connect timeout per host before the next one is tried")
+        3.0, description="containerd: connect timeout per host before the next one is tried"
+    )
     addresses: dict[str, Url] = Field(
         default_factory=dict,
         description="client-facing URL of a cache, keyed '<target>' or '<target>/<cache>', when "
-                    "clients reach it by another address (a TLS front, a 0.0.0.0 listen)",
+        "clients reach it by another address (a TLS front, a 0.0.0.0 listen)",
     )
 
 
@@ -273,28 +301,36 @@ class Profile(Model):
         for cache_name, cache in self.caches.items():
             for upstream in cache.upstreams:
                 if upstream not in self.upstreams:
-                    raise _ref_error(("caches", cache_name, "upstreams"), "upstream", upstream,
-                                     self.upstreams)
+                    raise _ref_error(
+                        ("caches", cache_name, "upstreams"), "upstream", upstream, self.upstreams
+                    )
         registry_addresses: dict[str, str] = {}
         for target_name, target in self.targets.items():
             if target_name in RESERVED_TARGET_NAMES:
-                raise ReferenceProblem(("targets", target_name),
-                                       f"{target_name!r} is reserved for generated files; pick another name")
+                raise ReferenceProblem(
+                    ("targets", target_name),
+                    f"{target_name!r} is reserved for generated files; pick another name",
+                )
             for listed in target.caches or ():
                 if listed not in self.caches:
-                    raise _ref_error(("targets", target_name, "caches"), "cache", listed, self.caches)
+                    raise _ref_error(
+                        ("targets", target_name, "caches"), "cache", listed, self.caches
+                    )
             if isinstance(target, RegistryTarget):
                 for served, address in self.registry_listen(target_name).items():
                     other = registry_addresses.setdefault(address, f"{target_name}/{served}")
                     if other != f"{target_name}/{served}":
                         raise ReferenceProblem(
                             ("targets", target_name, "listen"),
-                            f"{address} is already used by {other}; each Registry cache needs its own address",
+                            f"{address} is already used by {other}; "
+                            "each Registry cache needs its own address",
                         )
             if isinstance(target, NexusTarget):
                 for ported in target.ports:
                     if ported not in self.target_caches(target_name):
-                        raise _ref_error(("targets", target_name, "ports"), "cache", ported, self.caches)
+                        raise _ref_error(
+                            ("targets", target_name, "ports"), "cache", ported, self.caches
+                        )
         return self
 
     def target_caches(self, target: str) -> list[str]:
@@ -311,12 +347,15 @@ class Profile(Model):
             if len(caches) > 1:
                 raise ReferenceProblem(
                     ("targets", target, "listen"),
-                    f"{len(caches)} caches cannot share {spec.listen}; give a map cache -> host:port",
+                    f"{len(caches)} caches cannot share {spec.listen}; "
+                    "give a map cache -> host:port",
                 )
             return {cache: spec.listen for cache in caches}
         missing = [c for c in caches if c not in spec.listen]
         if missing:
-            raise ReferenceProblem(("targets", target, "listen"), f"no address for cache {missing[0]}")
+            raise ReferenceProblem(
+                ("targets", target, "listen"), f"no address for cache {missing[0]}"
+            )
         return {cache: spec.listen[cache] for cache in caches}
 
 
@@ -338,6 +377,8 @@ class ReferenceProblem(ValueError):
         self.message = message
 
 
-def _ref_error(path: tuple[str | int, ...], what: str, name: str, known: dict[str, Any]) -> ReferenceProblem:
+def _ref_error(
+    path: tuple[str | int, ...], what: str, name: str, known: dict[str, Any]
+) -> ReferenceProblem:
     choices = ", ".join(sorted(known)) or "none defined"
     return ReferenceProblem(path, f"unknown {what} {name!r} (known: {choices})")

@@ -20,9 +20,10 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 FaultKind = Literal["500", "502-html", "429", "reset", "timeout"]
@@ -55,7 +56,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    def json(
+        cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
         hdrs = {"Content-Type": "application/json"}
         hdrs.update(headers or {})
         return cls(status, json.dumps(payload).encode(), hdrs)
@@ -100,7 +103,8 @@ class Fault:
 
 HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
 )
 
 
@@ -191,7 +195,9 @@ class FakeServer:
 def fault_response(kind: FaultKind) -> Response | None:
     """The canned answer for a fault kind, or None for the socket-level kinds."""
     if kind == "500":
-        return Response.json({"errors": [{"code": "UNKNOWN", "message": "internal server error"}]}, 500)
+        return Response.json(
+            {"errors": [{"code": "UNKNOWN", "message": "internal server error"}]}, 500
+        )
     if kind == "502-html":
         return Response.text(HTML_502, 502, "text/html")
     if kind == "429":

@@ -22,14 +22,14 @@ NEXUS_SPEC = SPECS_DIR / "nexus-swagger.json"
 HARBOR_SPEC = SPECS_DIR / "harbor-v2.0-swagger.yaml"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_spec(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     doc: dict[str, Any] = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     return doc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(path: Path, definition: str) -> Draft4Validator:
     spec = load_spec(path)
     if definition not in spec.get("definitions", {}):
