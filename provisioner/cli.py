@@ -160,12 +160,31 @@ def _parallelism_option(f: Any) -> Any:
     )(f)
 
 
-def _no_probe_option(f: Any) -> Any:
-    return click.option(
-        "--no-probe",
-        is_flag=True,
-        help="Do not probe upstreams; every cache uses its first listed upstream.",
-    )(f)
+def _planning_options(f: Any) -> Any:
+    """The options ``diff`` and ``apply`` share: what to plan, and how."""
+    options = [
+        _target_option,
+        click.option(
+            "--prune",
+            is_flag=True,
+            help="Delete resources this tool created that the profile no longer wants.",
+        ),
+        click.option(
+            "--replace",
+            "allow_replace",
+            is_flag=True,
+            help="Allow replacements that lose cached data (a Harbor proxy project).",
+        ),
+        _parallelism_option,
+        click.option(
+            "--no-probe",
+            is_flag=True,
+            help="Do not probe upstreams; every cache uses its first listed upstream.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
 def _plan(
@@ -189,21 +208,11 @@ def _plan(
 
 @cli.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
-@_target_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable plan (terraform show -json style)."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 1 error.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Also plan deleting resources this tool created that the profile dropped.",
-)
-@click.option(
-    "--replace", "allow_replace", is_flag=True, help="Plan replacements that lose cached data."
-)
-@_parallelism_option
-@_no_probe_option
+@_planning_options
 def diff(
     profile: str,
     targets: tuple[str, ...],
@@ -228,7 +237,6 @@ def diff(
 
 @cli.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
-@_target_option
 @click.option(
     "-y",
     "--auto-approve",
@@ -237,17 +245,7 @@ def diff(
     show_envvar=True,
     help="Apply without asking.",
 )
-@click.option(
-    "--prune", is_flag=True, help="Delete resources this tool created that the profile dropped."
-)
-@click.option(
-    "--replace",
-    "allow_replace",
-    is_flag=True,
-    help="Allow replacements that lose cached data (a Harbor proxy project).",
-)
-@_parallelism_option
-@_no_probe_option
+@_planning_options
 def apply(
     profile: str,
     targets: tuple[str, ...],
