@@ -47,6 +47,7 @@ class ApplyRow:
     wide: Stats
     default: Stats
     serial: Stats
+    in_flight: tuple[int, int, int]  # most requests the server saw at once: wide, default, 1
 
     @property
     def bound(self) -> float:
@@ -63,25 +64,33 @@ class ApplyRow:
         return self.serial.median / self.wide.median
 
 
-def _apply(rig: Rig, parallelism: int) -> float:
+def _apply(rig: Rig, parallelism: int, in_flight: list[int]) -> float:
     rig.fresh()
-    return run_cli(["apply", str(rig.profile), "-y", "--parallelism", str(parallelism)])
+    seconds = run_cli(["apply", str(rig.profile), "-y", "--parallelism", str(parallelism)])
+    in_flight.append(rig.most_in_flight)
+    return seconds
+
+
+def _runs(rig: Rig, parallelism: int, runs: int) -> tuple[Stats, int]:
+    in_flight: list[int] = []
+    wall = Stats(tuple(_apply(rig, parallelism, in_flight) for _ in range(runs)))
+    return wall, max(in_flight)
 
 
 def measure(kind: str, caches: int, latency: float, runs: int, serial_runs: int) -> ApplyRow:
     with RIGS[kind](caches, latency) as rig:
-        _apply(rig, WIDE)  # warm-up: the fake builds its spec validators on first use
-        wide = Stats(tuple(_apply(rig, WIDE) for _ in range(runs)))
+        _apply(rig, WIDE, [])  # warm-up: the fake builds its spec validators on first use
+        wide, wide_most = _runs(rig, WIDE, runs)
         requests = len(rig.requests)
-        default = Stats(tuple(_apply(rig, DEFAULT) for _ in range(runs)))
-        serial = Stats(tuple(_apply(rig, 1) for _ in range(serial_runs)))
+        default, default_most = _runs(rig, DEFAULT, runs)
+        serial, serial_most = _runs(rig, 1, serial_runs)
         # The floor: the same process reading the converged target, with nothing to wait for.
         rig.set_latency(0.0)
         floor = Stats(tuple(run_cli(["diff", str(rig.profile), "--detailed-exitcode"])
                             for _ in range(runs)))
         rounds = rig.read_rounds() + rig.depth + rig.verify_rounds()
     return ApplyRow(kind, caches, requests, rounds if kind != "registry" else 0, floor, latency,
-                    wide, default, serial)
+                    wide, default, serial, (wide_most, default_most, serial_most))
 
 
 def run(latency: float, runs: int, serial_runs: int, sizes: tuple[int, ...] = SIZES,
@@ -103,7 +112,8 @@ def main() -> None:
               f"p{WIDE} {row.wide.seconds()}  p{DEFAULT} {row.default.seconds()}  "
               f"p1 {row.serial.seconds()}  bound {row.bound:.2f}s "
               f"(floor {row.floor.median:.2f}s + {row.rounds} x {row.latency * 1000:.0f} ms)  "
-              f"ratio {row.ratio:.2f}  speedup {row.speedup:.1f}x", flush=True)
+              f"ratio {row.ratio:.2f}  speedup {row.speedup:.1f}x  in flight (max) "
+              f"{'/'.join(map(str, row.in_flight))}", flush=True)
 
 
 if __name__ == "__main__":

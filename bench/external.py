@@ -61,7 +61,7 @@ def probe(runs: int) -> list[ExternalRow]:
             section = "probe 20 upstreams x 200 ms/request (3 requests each; serial >= 12 s)"
         elif "5 upstreams" in line:
             section = "probe 5 upstreams: 2 healthy, refused, hanging, HTTP 500; timeout 2s"
-        elif "in-process:" in line or "CLI" in line and "median" in line:
+        elif "median" in line and ("in-process:" in line or "CLI" in line):
             where = "in-process" if "in-process" in line else "CLI `provisioner probe`"
             rows.append(ExternalRow(f"{section}, {where}", _stats(line)))
     return rows

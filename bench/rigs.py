@@ -2,8 +2,11 @@
 
 A rig is a context manager; ``fresh()`` puts the server back to an empty, bootstrapped state
 (a first ``apply`` really creates everything), ``requests`` lists what the server received since
-``reset_log()``. The Registry kind has no server: its "requests" are always zero and its state
-is the output directory.
+``reset_log()`` and ``most_in_flight`` the largest number of requests it was answering at once.
+The Registry kind has no server: no requests, and its state is the output directory.
+
+The latency is added by :class:`InFlight` around the fake's handler (the fakes' own ``latency``
+stays 0): each request waits ``latency`` seconds, then is handled, and is counted while it waits.
 
 Read rounds (``read_rounds``/``verify_rounds``) are the floor the API forces on planning: the
 number of request round trips that must follow one another because each needs the previous
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +32,7 @@ from bench.common import (
     nexus_profile,
     registry_profile,
 )
+from tests.fakes.base import Request, Response
 from tests.fakes.harbor import FakeHarbor
 from tests.fakes.nexus import NexusFake
 
@@ -37,6 +44,29 @@ PAGE = 100  # Harbor's largest page
 ThreadingHTTPServer.request_queue_size = 128
 
 
+class InFlight:
+    """Wraps a fake's ``handle``: sleeps ``latency`` first, and counts requests in flight."""
+
+    def __init__(self, handle: Callable[[Request], Response], latency: float) -> None:
+        self.handle = handle
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self.handle(request)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
 class Rig:
     kind = ""
     depth = 1  # longest depends_on chain of a first apply
@@ -46,6 +76,7 @@ class Rig:
         self.latency = latency
         self.scratch = Path(tempfile.mkdtemp(prefix=f"bench-{self.kind}-"))
         self.profile = self.scratch / "profile.yaml"
+        self.tracker: InFlight | None = None
 
     def __enter__(self) -> Rig:
         self.fresh()
@@ -62,11 +93,23 @@ class Rig:
     def close(self) -> None:
         pass
 
+    def _track(self, fake: NexusFake | FakeHarbor) -> None:
+        handle = fake.__class__.handle.__get__(fake)
+        self.tracker = InFlight(handle, self.latency)
+        fake.handle = self.tracker  # type: ignore[method-assign]
+
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds
+        if self.tracker is not None:
+            self.tracker.latency = seconds
+
+    @property
+    def most_in_flight(self) -> int:
+        return self.tracker.most if self.tracker is not None else 0
 
     def reset_log(self) -> None:
-        pass
+        if self.tracker is not None:
+            self.tracker.most = 0
 
     @property
     def requests(self) -> list[str]:
@@ -100,23 +143,20 @@ class NexusRig(Rig):
 
     def __init__(self, caches: int, latency: float) -> None:
         super().__init__(caches, latency)
-        self.fake = NexusFake(bootstrapped=True, admin_password=NEXUS_PASSWORD, latency=latency)
+        self.fake = NexusFake(bootstrapped=True, admin_password=NEXUS_PASSWORD)
         self.fake.start()
+        self._track(self.fake)
         self.profile.write_text(nexus_profile(self.fake.url, caches), encoding="utf-8")
 
     def fresh(self) -> None:
-        self.fake.reset(latency=self.latency)
+        self.fake.reset()
+        self.reset_log()
 
     def close(self) -> None:
         self.fake.stop()
 
-    def set_latency(self, seconds: float) -> None:
-        super().set_latency(seconds)
-        self.fake.reset_log()
-        self.fake.options["latency"] = seconds
-        self.fake.latency = seconds
-
     def reset_log(self) -> None:
+        super().reset_log()
         self.fake.reset_log()
 
     @property
@@ -144,8 +184,8 @@ class HarborRig(Rig):
 
     def fresh(self) -> None:
         self.close()  # the fake has no reset: a new one, on a new port
-        self.fake = FakeHarbor(admin_password=HARBOR_PASSWORD, latency=self.latency,
-                               login_lock_seconds=0).start()
+        self.fake = FakeHarbor(admin_password=HARBOR_PASSWORD, login_lock_seconds=0).start()
+        self._track(self.fake)
         self.profile.write_text(harbor_profile(self.fake.url, self.caches), encoding="utf-8")
 
     def close(self) -> None:
@@ -153,12 +193,8 @@ class HarborRig(Rig):
             self.fake.stop()
             self.fake = None
 
-    def set_latency(self, seconds: float) -> None:
-        super().set_latency(seconds)
-        assert self.fake is not None
-        self.fake.latency = seconds
-
     def reset_log(self) -> None:
+        super().reset_log()
         assert self.fake is not None
         self.fake.reset_log()
 
@@ -183,5 +219,3 @@ class HarborRig(Rig):
 
 
 RIGS: dict[str, type[Rig]] = {"registry": RegistryRig, "nexus": NexusRig, "harbor": HarborRig}
-
-__all__ = ["HARBOR_PASSWORD", "NEXUS_PASSWORD", "RIGS", "Rig"]

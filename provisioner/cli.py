@@ -390,7 +390,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted")
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if _state["debug"]:
-            traceback.print_exc()
+            from provisioner.secrets import redact
+
+            # Through the redactor: an exception message may quote a value that is a secret.
+            click.echo(redact(traceback.format_exc()), err=True, nl=False)
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 EXCERPT = 160
+MAX_BODY = 64 * 2**20  # no API answer of these servers comes near; a stream that never ends does
 _warned_insecure: set[str] = set()
 
 
@@ -192,6 +194,8 @@ class HttpClient:
             return f"check the username and password of {self.name}"
         return None
 
+    deadline_floor = 30.0  # a whole answer may take max(this, 3 x timeout) seconds
+
     def _tls_hint(self, reason: str) -> str:
         if "not valid for this host" in reason:
             return "use the host name the certificate was issued for in the url"
@@ -238,7 +242,10 @@ class HttpClient:
                 timeout=timeout or self.timeout,
                 verify=self.tls.verify,
                 allow_redirects=method in ("GET", "HEAD"),
+                stream=True,  # the body is read below, under a deadline and a size cap
             )
+            self._read_body(response, method, url, started + max(
+                self.deadline_floor, 3 * (timeout or self.timeout)))
         except requests.exceptions.SSLError as exc:
             reason = _reason(exc, "TLS handshake failed")
             raise Unreachable(reason, method=method, url=url, hint=self._tls_hint(reason)) from None
@@ -253,12 +260,13 @@ class HttpClient:
                 _reason(exc, "still failing after retries"), method=method, url=url
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise Unreachable(
-                _reason(exc, "cannot connect"),
-                method=method,
-                url=url,
-                hint=f"is {self.name} running and reachable at {self.base_url}?",
-            ) from None
+            reason = _reason(exc, "cannot connect")
+            if reason == "timed out":  # read timeouts that used up the retries land here
+                reason = f"no answer within {timeout or self.timeout:g}s"
+            reached = reason.startswith(("the answer", "server closed", "no answer"))
+            hint = f"is {self.name} running and reachable at {self.base_url}?"
+            raise Unreachable(reason, method=method, url=url,
+                              hint=None if reached else hint) from None
         except requests.exceptions.RequestException as exc:
             raise Unreachable(_reason(exc, "request failed"), method=method, url=url) from None
         except OSError as exc:  # requests raises a bare OSError for a ca_file that is missing
@@ -276,6 +284,31 @@ class HttpClient:
         if response.status_code in ok or response.status_code in allow:
             return response
         raise self._status_error(method, url, response)
+
+    def _read_body(self, response: requests.Response, method: str, url: str,
+                   deadline: float) -> None:
+        """Read the whole body by ``deadline`` and at most :data:`MAX_BODY` bytes.
+
+        ``timeout`` bounds each read only: a server that trickles a byte per second, or
+        streams forever, would otherwise hold the run for hours.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        # read1 returns whatever has arrived; read(n) (iter_content) waits for n bytes, which
+        # a trickling server makes last forever between two deadline checks.
+        raw = response.raw
+        while chunk := _read1(raw):
+            size += len(chunk)
+            if size > MAX_BODY:
+                response.close()
+                raise BadResponse(f"the answer is larger than {MAX_BODY // 2**20} MB",
+                                  method=method, url=url, status=response.status_code)
+            if time.monotonic() > deadline:
+                response.close()
+                raise Unreachable("the answer did not complete in time (a stalled or trickling "
+                                  "server?)", method=method, url=url)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
 
     def _status_error(self, method: str, url: str, response: requests.Response) -> HttpStatusError:
         status = response.status_code
@@ -296,6 +329,21 @@ class HttpClient:
                 url=response.url,
                 status=response.status_code,
             ) from None
+
+
+def _read1(raw: Any) -> bytes:
+    """One ``read1`` of the body, with urllib3's errors raised as requests' (as iter_content
+    does), so :meth:`HttpClient.request` maps them like every other transport failure."""
+    try:
+        return bytes(raw.read1(64 * 1024, decode_content=True))
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from None
+    except urllib3.exceptions.HTTPError as exc:  # ProtocolError: reset, cut off
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
 
 
 STATUS_ERRORS: dict[int, type[HttpStatusError]] = {
@@ -344,6 +392,10 @@ def _reason(exc: Exception, fallback: str) -> str:
         return "TLS certificate not trusted"
     if "NO_CERTIFICATE_OR_CRL_FOUND" in text or "PEM lib" in text:
         return "ca_file holds no PEM certificate"
+    if "IncompleteRead" in text or "InvalidChunkLength" in text:
+        return "the answer was cut off before its end"
+    if "BadStatusLine" in text:
+        return "the answer is not HTTP (is this the right port?)"
     if "RemoteDisconnected" in text or "closed connection without response" in text:
         return "server closed the connection without answering"
     if "timed out" in text.lower():

@@ -40,7 +40,7 @@ def _name(common: str) -> x509.Name:
 
 
 def _validity() -> tuple[datetime.datetime, datetime.datetime]:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2)
 
 

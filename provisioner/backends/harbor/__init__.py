@@ -31,7 +31,7 @@ class HarborBackend:
         assert isinstance(spec, HarborTarget)
         return HarborClient(spec.url, spec.username, spec.password.get_secret_value(),
                             tls=Tls(spec.insecure, spec.ca_file), timeout=spec.timeout,
-                            name=f"Harbor target {ctx.name}")
+                            name=f"Harbor target {ctx.name}", parallelism=ctx.options.parallelism)
 
     def prepare(self, client: HarborClient, ctx: TargetContext) -> list[Change]:
         return bootstrap.prepare(client, ctx)

@@ -69,8 +69,12 @@ def needs_write(spec: EndpointSpec, registry: dict[str, Any] | None) -> bool:
 
 def read(client: HarborClient, ctx: TargetContext, desired: Desired) -> Actual:
     """List endpoints and projects, then ping the upstreams of the endpoints to be written."""
-    registries = {str(r.get("name")): r for r in client.list_registries()}
-    projects = {str(p.get("name")): p for p in client.list_projects()}
+    # The two lists are independent: one round trip, not two (in turn at parallelism 1).
+    with ThreadPoolExecutor(max_workers=max(1, min(ctx.options.parallelism, 2))) as pool:
+        listed_registries = pool.submit(client.list_registries)
+        listed_projects = pool.submit(client.list_projects)
+        registries = {str(r.get("name")): r for r in listed_registries.result()}
+        projects = {str(p.get("name")): p for p in listed_projects.result()}
     to_ping = [
         spec for cache, spec in desired.endpoints.items()
         if cache not in ctx.selection.stranded and needs_write(spec, registries.get(spec.name))
@@ -90,4 +94,4 @@ def _ping(client: HarborClient, ctx: TargetContext, spec: EndpointSpec) -> str |
         return client.ping_registry(spec.ping_body())
     except ApiError as exc:
         raise PlanError(f"harbor.{ctx.name}.endpoint.{spec.cache}: asking Harbor to reach "
-                        f"{spec.url} failed: {exc}", exc.hint) from None
+                        f"{spec.url} failed: {exc.message}", exc.hint) from None

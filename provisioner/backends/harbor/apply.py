@@ -67,8 +67,19 @@ def _write_project(client: HarborClient, step: WriteProject) -> None:
     if step.replace:
         client.delete_project(spec.name)
     registry_id = step.registry_id or _registry_id(client, spec.endpoint)
-    client.create_project({"project_name": spec.name, "registry_id": registry_id,
-                           "metadata": dict(spec.metadata)})
+    try:
+        client.create_project({"project_name": spec.name, "registry_id": registry_id,
+                               "metadata": dict(spec.metadata)})
+    except Conflict:
+        # Made meanwhile (another apply at the same time, or a create whose answer was lost):
+        # bound to this endpoint it is the same project, so set its metadata and move on.
+        existing = client.get_project(spec.name)
+        if existing is None:
+            raise
+        if existing.get("registry_id") != registry_id:
+            raise PlanError(f"project {spec.name} was just created by someone else, bound to "
+                            "another registry endpoint; it is left alone") from None
+        client.update_project(spec.name, {"metadata": dict(spec.metadata)})
 
 
 def _registry_id(client: HarborClient, name: str) -> int:

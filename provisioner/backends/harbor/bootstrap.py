@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.backends.base import TargetContext
 from provisioner.backends.harbor.client import HarborClient, credentials_error, parse_version
-from provisioner.errors import ApiError, PlanError
+from provisioner.errors import ApiError, PlanError, Unauthorized
 from provisioner.plan import Action, Change, FieldDiff
 from provisioner.profile.model import HarborTarget
 from provisioner.profile.types import reveal
@@ -47,7 +48,7 @@ def prepare(client: HarborClient, ctx: TargetContext) -> list[Change]:
     assert isinstance(spec, HarborTarget)
     changes: list[Change] = []
     if spec.bootstrap is not None:
-        wait_ready(client, ctx.name, spec.bootstrap.wait)
+        wait_ready(client, ctx.name, spec.bootstrap.wait, ctx.options.parallelism)
     started = time.monotonic()
     user = client.current_user()
     if user is None:
@@ -89,29 +90,56 @@ def _rotation(ctx: TargetContext, user: dict[str, Any], old: str, new: str) -> C
 
 def rotate(client: HarborClient, rotation: RotatePassword) -> None:
     """Run the rotation; later requests of this run use the new password."""
-    client.change_password(rotation.user_id, rotation.old, rotation.new,
-                           auth=(rotation.username, rotation.old))
-    client.auth = (rotation.username, rotation.new)
+    new = (rotation.username, rotation.new)
+    try:
+        client.change_password(rotation.user_id, rotation.old, rotation.new,
+                               auth=(rotation.username, rotation.old))
+    except Unauthorized:
+        # The old password stopped working since planning: an apply running at the same time
+        # (or this one, its answer lost) rotated it. Done if the new password works now.
+        if client.current_user(auth=new) is None:
+            raise
+    client.auth = new
 
 
-def wait_ready(client: HarborClient, target: str, timeout: float) -> None:
-    """Wait until ``/ping`` answers and ``/health`` says healthy (it is always 200, §2)."""
+def wait_ready(client: HarborClient, target: str, timeout: float, parallelism: int = 8) -> None:
+    """Wait until ``/ping`` answers and ``/health`` says healthy (it is always 200, §2).
+
+    Both are asked at once (one round trip to a far server, not two), one after the other at
+    ``parallelism`` 1; /health counts only when /ping answered.
+    """
     deadline = time.monotonic() + timeout
     problem = "no answer to /ping"
     while True:
-        if client.ping():
-            try:
-                health = client.health()
-            except ApiError as exc:
-                health, problem = {}, str(exc)
+        alive, answer = _ping_and_health(client, parallelism)
+        if alive:
+            if isinstance(answer, ApiError):
+                problem = str(answer)
+            elif answer.get("status") == "healthy":
+                return
             else:
-                if health.get("status") == "healthy":
-                    return
                 problem = "unhealthy components: " + (", ".join(
-                    str(c.get("name")) for c in health.get("components", [])
+                    str(c.get("name")) for c in answer.get("components", [])
                     if isinstance(c, dict) and c.get("status") != "healthy") or "unknown")
         if time.monotonic() + POLL > deadline:
             raise PlanError(f"harbor target {target!r}: Harbor at {client.root} is not ready after "
                             f"{timeout:g}s ({problem}); raise bootstrap.wait or check the instance")
         log.info("%s: waiting for Harbor (%s)", target, problem)
         time.sleep(POLL)
+
+
+def _ping_and_health(client: HarborClient,
+                     parallelism: int) -> tuple[bool, dict[str, Any] | ApiError]:
+    """(``/ping`` answered, ``/health`` body or its error)."""
+    def health() -> dict[str, Any] | ApiError:
+        try:
+            return client.health()
+        except ApiError as exc:
+            return exc
+
+    if parallelism < 2:
+        return (True, health()) if client.ping() else (False, {})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(health)
+        alive = client.ping()
+        return alive, answer.result()

@@ -51,15 +51,17 @@ class Marker:
         return f"[provisioner:target={self.target},cache={self.cache},secret={self.secret}]"
 
 
-def parse_marker(description: str | None) -> Marker | None:
-    match = MARKER.search(description or "")
+def parse_marker(description: object) -> Marker | None:
+    # The description comes from the server: anything that is not text carries no marker.
+    match = MARKER.search(description) if isinstance(description, str) else None
     return Marker(match["target"], match["cache"], match["secret"]) if match else None
 
 
-def strip_secret(description: str | None) -> str:
+def strip_secret(description: object) -> str:
     """The description without the secret fingerprint (compared as plain text; the fingerprint
     is compared on its own and shown masked)."""
-    return re.sub(r",secret=(?:[0-9a-f]{16}|none)\]", "]", description or "").strip()
+    text = description if isinstance(description, str) else ""
+    return re.sub(r",secret=(?:[0-9a-f]{16}|none)\]", "]", text).strip()
 
 
 def endpoint_name(cache: str) -> str:

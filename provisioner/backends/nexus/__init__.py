@@ -15,6 +15,7 @@ from provisioner.backends.nexus.actual import NexusActual
 from provisioner.backends.nexus.client import NexusClient
 from provisioner.backends.nexus.desired import NexusDesired
 from provisioner.backends.nexus.planner import AnonymousOp, BlobStoreOp, RealmsOp, RepoOp
+from provisioner.errors import HttpStatusError
 from provisioner.http import Tls
 from provisioner.plan import Change
 from provisioner.profile.model import NexusTarget
@@ -50,7 +51,7 @@ class NexusBackend:
             return
         if isinstance(op, RepoOp):
             if op.verb == "create":
-                client.create_docker(op.rtype, op.body)
+                _create(client, op)
             elif op.verb == "update":
                 client.update_docker(op.rtype, op.name, op.body)
             else:
@@ -67,6 +68,22 @@ class NexusBackend:
             client.set_anonymous(op.settings)
         else:  # pragma: no cover - a planner bug, not a user error
             raise TypeError(f"{change.address}: no Nexus operation for {type(op).__name__}")
+
+
+def _create(client: NexusClient, op: RepoOp) -> None:
+    """Create a repository; when its name is taken meanwhile, make the one there match.
+
+    Nexus answers a taken name with a 400 (nexus.md: no 409). Another apply running at the
+    same time, or a create whose answer was lost, made it: a docker repository of the same type
+    is updated to this body (the planner adopts an existing one the same way); anything else
+    keeps the original error.
+    """
+    try:
+        client.create_docker(op.rtype, op.body)
+    except HttpStatusError as exc:
+        if exc.status != 400 or client.docker_repository(op.rtype, op.name) is None:
+            raise
+        client.update_docker(op.rtype, op.name, op.body)
 
 
 __all__ = ["NexusBackend"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from provisioner import secrets
 from provisioner.backends.base import TargetContext
 from provisioner.backends.nexus.client import NexusClient
-from provisioner.errors import PlanError
+from provisioner.errors import PlanError, Unauthorized
 from provisioner.plan import Action, Change, FieldDiff
 from provisioner.profile.model import NexusBootstrap, NexusTarget
 from provisioner.profile.types import reveal
@@ -115,7 +115,14 @@ def apply(client: NexusClient, change: Change) -> bool:
     """Execute a bootstrap change; False when ``change`` is not one."""
     op = change.payload
     if isinstance(op, PasswordOp):
-        client.change_password(op.user, op.new, auth=(op.user, op.initial))
+        try:
+            client.change_password(op.user, op.new, auth=(op.user, op.initial))
+        except Unauthorized:
+            # The initial password stopped working since planning: the change was made (by an
+            # apply running at the same time, or by this one when its answer was lost and the
+            # retry went out with the old password). Done if the new password works now.
+            if not client.credentials_work((op.user, op.new)):
+                raise
         client.auth = (op.user, op.new)  # everything after this runs with the new password
         return True
     if isinstance(op, EulaOp):

@@ -132,7 +132,11 @@ class NexusClient(HttpClient):
     # -- security settings --------------------------------------------------------------------
     def active_realms(self) -> list[str]:
         realms = self.get_list("/v1/security/realms/active", "active realms")
-        return [str(realm) for realm in realms]
+        if not all(isinstance(realm, str) for realm in realms):
+            # They are written back with DockerToken added: never turn garbage into realm ids.
+            raise BadResponse("expected the active realms as a list of ids (strings)",
+                              method="GET", url=self.url("/v1/security/realms/active"))
+        return realms
 
     def set_active_realms(self, realms: list[str]) -> None:
         self.request("PUT", "/v1/security/realms/active", json=list(realms))
@@ -150,11 +154,13 @@ class NexusClient(HttpClient):
         response = self.request("GET", "/v1/repositorySettings", allow=(404, 405))
         if response.status_code in (404, 405):
             return None
-        return _objects(_expect(self.json(response), list, "repository settings", response.url))
+        return _objects(_expect(self.json(response), list, "repository settings", response.url),
+                        response.url)
 
     def repositories(self) -> list[dict[str, Any]]:
         """``[{"name","format","type","url","attributes"}]`` of every browsable repository."""
-        return _objects(self.get_list("/v1/repositories", "repository list"))
+        return _objects(self.get_list("/v1/repositories", "repository list"),
+                        self.url("/v1/repositories"))
 
     def docker_repository(self, rtype: str, name: str) -> dict[str, Any] | None:
         """The full settings of Docker repository ``name`` of type ``rtype``, None when absent.
@@ -178,7 +184,8 @@ class NexusClient(HttpClient):
 
     # -- blob stores ----------------------------------------------------------------------------
     def blobstores(self) -> list[dict[str, Any]]:
-        return _objects(self.get_list("/v1/blobstores", "blob store list"))
+        return _objects(self.get_list("/v1/blobstores", "blob store list"),
+                        self.url("/v1/blobstores"))
 
     def create_file_blobstore(self, name: str, path: str) -> None:
         self.request("POST", "/v1/blobstores/file", json={"name": name, "path": path})
@@ -222,6 +229,15 @@ def _expect(value: Any, kind: type, what: str, url: str) -> Any:
     return value
 
 
-def _objects(items: list[Any]) -> list[dict[str, Any]]:
-    """The object items of a list (a stray non-object item is skipped, not fatal)."""
-    return [item for item in items if isinstance(item, dict)]
+def _objects(items: list[Any], url: str = "") -> list[dict[str, Any]]:
+    """The object items of a list (a stray non-object item is skipped, not fatal).
+
+    An object without a text ``name`` is fatal: skipping it would plan the creation of a
+    repository (or blob store) that exists.
+    """
+    objects = [item for item in items if isinstance(item, dict)]
+    for item in objects:
+        if not isinstance(item.get("name"), str):
+            raise BadResponse(f"an item of the answer has no name: {_short(str(item), 80)}",
+                              method="GET", url=url)
+    return objects

@@ -87,11 +87,9 @@ class RegistryBackend(FileBackend):
             instance = self._instance(ctx, spec, item.cache, listen[item.cache], actual)
             secrets.register(instance.http_secret)
             wanted: list[tuple[Path, str | None, bool]] = [
-                (
-                    item.config,
-                    render_config(instance),
-                    instance.password_inline and bool(instance.password),
-                ),
+                # config.yml always holds http.secret (the key Distribution signs upload
+                # state with), so it is a secret file: 0600, like registry.env.
+                (item.config, render_config(instance), True),
                 (item.env, render_env(instance), True),
                 (item.compose, render_compose(instance), False),
             ]
