@@ -17,6 +17,7 @@ bench/rigs.py and docs/performance.md). ``ratio`` is the apply's median over the
     python bench/apply.py [--runs 3] [--latency 0.05] [--sizes 10 100] [--kinds nexus harbor]
 """
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ from bench.rigs import RIGS, Rig  # noqa: E402
 KINDS = ("nexus", "harbor", "registry")
 SIZES = (10, 100)
 WIDE = 64  # the CLI's largest --parallelism
-DEFAULT = 8
+DEFAULT = DEFAULT_PARALLELISM  # what the CLI uses without --parallelism
 
 
 @dataclass(frozen=True)

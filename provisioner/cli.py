@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from provisioner import __version__
+from provisioner.backends import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
     from provisioner.backends.base import Options
@@ -154,15 +156,15 @@ def _parallelism_option(f: Any) -> Any:
     return click.option(
         "--parallelism",
         type=click.IntRange(1, 64),
-        default=8,
+        default=DEFAULT_PARALLELISM,
         show_default=True,
-        help="Requests in flight at once per run.",
+        help="Requests in flight at once per run (reads and writes).",
     )(f)
 
 
 def _planning_options(f: Any) -> Any:
     """The options ``diff`` and ``apply`` share: what to plan, and how."""
-    options = [
+    options: list[Callable[[Any], Any]] = [
         _target_option,
         click.option(
             "--prune",

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from provisioner.backends.base import Options, TargetContext
 from provisioner.errors import ConvergenceError, PlanError, ProvisionerError
 from provisioner.plan import Change, Plan
@@ -108,7 +109,7 @@ def plan_unit(ctx: TargetContext, client: Any = None) -> PlannedUnit:
 
 def plan_all(
     units: Sequence[TargetContext],
-    parallelism: int = 8,
+    parallelism: int = DEFAULT_PARALLELISM,
     clients: Mapping[str, Any] | None = None,
 ) -> tuple[Plan, list[PlannedUnit]]:
     """Plan every unit, concurrently (reads of one target never wait on another's);
@@ -137,7 +138,7 @@ class ApplyError(ProvisionerError):
 
 def execute(
     planned: Sequence[PlannedUnit],
-    parallelism: int = 8,
+    parallelism: int = DEFAULT_PARALLELISM,
     on_done: Callable[[Change, float], None] | None = None,
 ) -> int:
     """Apply every pending change, each once its dependencies are done. Returns the count.
@@ -265,7 +266,7 @@ class _Schedule:
 
 def verify(
     units: Sequence[TargetContext],
-    parallelism: int = 8,
+    parallelism: int = DEFAULT_PARALLELISM,
     planned: Sequence[PlannedUnit] = (),
 ) -> Plan:
     """Re-read and re-plan after an apply; raise when anything still differs.

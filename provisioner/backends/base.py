@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from provisioner.plan import Change, Note
 from provisioner.profile.model import Profile
 from provisioner.selection import Selection
@@ -33,7 +34,7 @@ class Options:
 
     prune: bool = False  # delete resources this tool created that the profile no longer wants
     allow_replace: bool = False  # allow replacements that lose data (a Harbor proxy project)
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 @dataclass

@@ -108,6 +108,12 @@ HTML_502 = (
 )
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 makes the kernel drop SYNs when a client opens more connections
+    # at once (parallel applies), and each dropped SYN costs the client a one-second retry.
+    request_queue_size = 128
+
+
 class FakeServer:
     """Base for stateful fakes. Subclasses implement :meth:`handle`.
 
@@ -140,7 +146,7 @@ class FakeServer:
 
     def start(self, port: int = 0) -> FakeServer:
         handler = _make_handler(self)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd = _Server(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -18,7 +18,6 @@ from tests.conftest import cli_command
 from tests.reliability.faultmatrix import Baseline, compare
 from tests.reliability.lab import Lab, Run, lab
 
-
 CACHES = ("dockerhub", "ghcr")
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from provisioner.backends.base import TargetContext
 from provisioner.backends.harbor.client import HarborClient, credentials_error, parse_version
 from provisioner.errors import ApiError, PlanError, Unauthorized
@@ -64,8 +65,10 @@ def prepare(client: HarborClient, ctx: TargetContext) -> list[Change]:
         client.auth = initial  # reads of the plan run as the fresh admin until the rotation
         changes.append(_rotation(ctx, user, initial[1], spec.password.get_secret_value()))
     if not user.get("sysadmin_flag") and not user.get("admin_role_in_auth"):
-        raise PlanError(f"harbor target {ctx.name!r}: user {spec.username!r} is not a Harbor "
-                        "system admin; only a system admin can create proxy-cache projects")
+        raise PlanError(
+            f"harbor target {ctx.name!r}: user {spec.username!r} is not a Harbor "
+            "system admin; only a system admin can create proxy-cache projects"
+        )
     client.version = parse_version(str(client.system_info().get("harbor_version") or ""))
     if client.version is None:
         ctx.note("Harbor did not report its version; assuming it has every feature", "warning")
@@ -92,8 +95,9 @@ def rotate(client: HarborClient, rotation: RotatePassword) -> None:
     """Run the rotation; later requests of this run use the new password."""
     new = (rotation.username, rotation.new)
     try:
-        client.change_password(rotation.user_id, rotation.old, rotation.new,
-                               auth=(rotation.username, rotation.old))
+        client.change_password(
+            rotation.user_id, rotation.old, rotation.new, auth=(rotation.username, rotation.old)
+        )
     except Unauthorized:
         # The old password stopped working since planning: an apply running at the same time
         # (or this one, its answer lost) rotated it. Done if the new password works now.
@@ -102,7 +106,9 @@ def rotate(client: HarborClient, rotation: RotatePassword) -> None:
     client.auth = new
 
 
-def wait_ready(client: HarborClient, target: str, timeout: float, parallelism: int = 8) -> None:
+def wait_ready(
+    client: HarborClient, target: str, timeout: float, parallelism: int = DEFAULT_PARALLELISM
+) -> None:
     """Wait until ``/ping`` answers and ``/health`` says healthy (it is always 200, §2).
 
     Both are asked at once (one round trip to a far server, not two), one after the other at
@@ -118,19 +124,28 @@ def wait_ready(client: HarborClient, target: str, timeout: float, parallelism: i
             elif answer.get("status") == "healthy":
                 return
             else:
-                problem = "unhealthy components: " + (", ".join(
-                    str(c.get("name")) for c in answer.get("components", [])
-                    if isinstance(c, dict) and c.get("status") != "healthy") or "unknown")
+                problem = "unhealthy components: " + (
+                    ", ".join(
+                        str(c.get("name"))
+                        for c in answer.get("components", [])
+                        if isinstance(c, dict) and c.get("status") != "healthy"
+                    )
+                    or "unknown"
+                )
         if time.monotonic() + POLL > deadline:
-            raise PlanError(f"harbor target {target!r}: Harbor at {client.root} is not ready after "
-                            f"{timeout:g}s ({problem}); raise bootstrap.wait or check the instance")
+            raise PlanError(
+                f"harbor target {target!r}: Harbor at {client.root} is not ready after "
+                f"{timeout:g}s ({problem}); raise bootstrap.wait or check the instance"
+            )
         log.info("%s: waiting for Harbor (%s)", target, problem)
         time.sleep(POLL)
 
 
-def _ping_and_health(client: HarborClient,
-                     parallelism: int) -> tuple[bool, dict[str, Any] | ApiError]:
+def _ping_and_health(
+    client: HarborClient, parallelism: int
+) -> tuple[bool, dict[str, Any] | ApiError]:
     """(``/ping`` answered, ``/health`` body or its error)."""
+
     def health() -> dict[str, Any] | ApiError:
         try:
             return client.health()

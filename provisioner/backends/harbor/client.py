@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from provisioner.errors import ApiError, BadResponse, ServerError, Unauthorized, Unreachable
 from provisioner.http import HttpClient, Tls, make_session
 
@@ -50,11 +51,25 @@ class HarborClient(HttpClient):
     project created right after its endpoint needs no lookup.
     """
 
-    def __init__(self, url: str, username: str, password: str, *, tls: Tls | None = None,
-                 timeout: float = 10.0, name: str = "Harbor", parallelism: int = 8) -> None:
-        super().__init__(f"{url.rstrip('/')}{API_PREFIX}", auth=(username, password),
-                         tls=tls or Tls(), timeout=timeout, session=make_session(cookies=False),
-                         name=name)
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        tls: Tls | None = None,
+        timeout: float = 10.0,
+        name: str = "Harbor",
+        parallelism: int = DEFAULT_PARALLELISM,
+    ) -> None:
+        super().__init__(
+            f"{url.rstrip('/')}{API_PREFIX}",
+            auth=(username, password),
+            tls=tls or Tls(),
+            timeout=timeout,
+            session=make_session(cookies=False),
+            name=name,
+        )
         self.root = url.rstrip("/")
         self.username = username
         self.version: Version | None = None
@@ -119,8 +134,12 @@ class HarborClient(HttpClient):
 
     def change_password(self, user_id: int, old: str, new: str, auth: tuple[str, str]) -> None:
         """``PUT /users/{id}/password``; ``old_password`` is required for one's own password."""
-        self.request("PUT", f"/users/{user_id}/password", auth=auth,
-                     json={"old_password": old, "new_password": new})
+        self.request(
+            "PUT",
+            f"/users/{user_id}/password",
+            auth=auth,
+            json={"old_password": old, "new_password": new},
+        )
 
     # -- lists ----------------------------------------------------------------------------------
     def list_all(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -134,8 +153,12 @@ class HarborClient(HttpClient):
         page, response = self._page(path, query)
         items, pages = list(page), 1
         total = response.headers.get("X-Total-Count", "")
-        if page and next_link(response.headers.get("Link")) and total.isdigit() \
-                and self.parallelism > 1:
+        if (
+            page
+            and next_link(response.headers.get("Link"))
+            and total.isdigit()
+            and self.parallelism > 1
+        ):
             last = min(-(-int(total) // PAGE_SIZE), MAX_PAGES)
             rest = [{**query, "page": str(n)} for n in range(2, last + 1)]
             with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(rest)))) as pool:
@@ -149,8 +172,7 @@ class HarborClient(HttpClient):
             if following is None or not page:
                 return items
             if pages >= MAX_PAGES:
-                raise BadResponse(f"more than {MAX_PAGES} pages", method="GET",
-                                  url=self.url(path))
+                raise BadResponse(f"more than {MAX_PAGES} pages", method="GET", url=self.url(path))
             # The link is relative to the host (or absolute); only its query matters: the path
             # is the one we list, which also keeps the credentials on this server.
             query = dict(parse_qsl(urlsplit(following).query, keep_blank_values=True))
@@ -158,19 +180,28 @@ class HarborClient(HttpClient):
             items.extend(page)
             pages += 1
 
-    def _page(self, path: str,
-              query: Mapping[str, str]) -> tuple[list[dict[str, Any]], requests.Response]:
+    def _page(
+        self, path: str, query: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], requests.Response]:
         """One page of a list: its object items and the response (for its headers)."""
         response = self.request("GET", path, params=query)
         page = self.json(response)
         if not isinstance(page, list):
-            raise BadResponse(f"expected a list, got {type(page).__name__}", method="GET",
-                              url=response.url, status=response.status_code)
+            raise BadResponse(
+                f"expected a list, got {type(page).__name__}",
+                method="GET",
+                url=response.url,
+                status=response.status_code,
+            )
         items = [item for item in page if isinstance(item, dict)]
         if not all(isinstance(item.get("name"), str) for item in items):
             # Skipping a nameless item would plan creating what exists (then a 409).
-            raise BadResponse("expected every listed item to have a text 'name'", method="GET",
-                              url=response.url, status=response.status_code)
+            raise BadResponse(
+                "expected every listed item to have a text 'name'",
+                method="GET",
+                url=response.url,
+                status=response.status_code,
+            )
         return items, response
 
     def list_registries(self) -> list[dict[str, Any]]:
@@ -199,8 +230,13 @@ class HarborClient(HttpClient):
         """
         for attempt in range(1, PING_ATTEMPTS + 1):
             try:
-                response = self.request("POST", "/registries/ping", json=dict(body),
-                                        allow=(400,), timeout=self._upstream_timeout)
+                response = self.request(
+                    "POST",
+                    "/registries/ping",
+                    json=dict(body),
+                    allow=(400,),
+                    timeout=self._upstream_timeout,
+                )
                 break
             except (Unreachable, ServerError) as exc:
                 if attempt == PING_ATTEMPTS or exc.status == 500:
@@ -211,13 +247,15 @@ class HarborClient(HttpClient):
         return None
 
     def create_registry(self, body: Mapping[str, Any]) -> int:
-        response = self.request("POST", "/registries", json=dict(body), ok=(201,),
-                                timeout=self._upstream_timeout)
+        response = self.request(
+            "POST", "/registries", json=dict(body), ok=(201,), timeout=self._upstream_timeout
+        )
         return location_id(response)
 
     def update_registry(self, registry_id: int, body: Mapping[str, Any]) -> None:
-        self.request("PUT", f"/registries/{registry_id}", json=dict(body),
-                     timeout=self._upstream_timeout)
+        self.request(
+            "PUT", f"/registries/{registry_id}", json=dict(body), timeout=self._upstream_timeout
+        )
 
     def delete_registry(self, registry_id: int) -> None:
         self.request("DELETE", f"/registries/{registry_id}", allow=(404,))
@@ -234,8 +272,12 @@ class HarborClient(HttpClient):
             return None
         project = self.json(response)
         if not isinstance(project, dict):
-            raise BadResponse(f"expected a project object, got {type(project).__name__}",
-                              method="GET", url=response.url, status=response.status_code)
+            raise BadResponse(
+                f"expected a project object, got {type(project).__name__}",
+                method="GET",
+                url=response.url,
+                status=response.status_code,
+            )
         return project
 
     def update_project(self, name: str, body: Mapping[str, Any]) -> None:
@@ -277,9 +319,12 @@ def location_id(response: requests.Response) -> int:
     location = response.headers.get("Location", "")
     tail = location.rstrip("/").rsplit("/", 1)[-1]
     if not tail.isdigit():
-        raise BadResponse(f"201 without a usable Location header ({location or 'none'})",
-                          method=response.request.method or "POST", url=response.url,
-                          status=response.status_code)
+        raise BadResponse(
+            f"201 without a usable Location header ({location or 'none'})",
+            method=response.request.method or "POST",
+            url=response.url,
+            status=response.status_code,
+        )
     return int(tail)
 
 
@@ -299,7 +344,7 @@ def credentials_error(client: HarborClient, target: str, extra: str = "") -> Una
         f"{client.username!r}{extra} (GET {API_PREFIX}/users/current -> 401; Harbor turns wrong "
         "credentials into anonymous access instead of failing, so they are checked first)",
         hint="fix username/password in the profile; for a fresh install add "
-             "bootstrap: {initial_password: ...}",
+        "bootstrap: {initial_password: ...}",
     )
 
 

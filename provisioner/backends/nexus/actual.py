@@ -21,12 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner.backends import DEFAULT_PARALLELISM
 from provisioner.backends.nexus.client import NexusClient
 from provisioner.backends.nexus.desired import NexusDesired
 
 # The blocks the plan compares, per Docker repository type.
-NEEDED = {"proxy": ("docker", "proxy", "httpClient", "negativeCache", "dockerProxy"),
-          "group": ("docker", "group")}
+NEEDED = {
+    "proxy": ("docker", "proxy", "httpClient", "negativeCache", "dockerProxy"),
+    "group": ("docker", "group"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,14 @@ class NexusActual:
         return next((r for n, r in self.repos.items() if n.lower() == lower), None)
 
 
-def read(client: NexusClient, desired: NexusDesired, parallelism: int = 8) -> NexusActual:
+def read(
+    client: NexusClient, desired: NexusDesired, parallelism: int = DEFAULT_PARALLELISM
+) -> NexusActual:
     """The reads are independent, so they go out together (one round trip, not up to four);
     at ``parallelism`` 1 they go one after another."""
     reads: dict[str, Callable[[], Any]] = {
-        "repos": lambda: read_repositories(client, desired, parallelism)}
+        "repos": lambda: read_repositories(client, desired, parallelism)
+    }
     if desired.create_blob_store:
         reads["blobstores"] = lambda: frozenset(str(b.get("name")) for b in client.blobstores())
     if desired.anonymous_pull:
@@ -73,12 +79,12 @@ def read(client: NexusClient, desired: NexusDesired, parallelism: int = 8) -> Ne
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(reads)))) as pool:
         futures = {name: pool.submit(call) for name, call in reads.items()}
         got = {name: future.result() for name, future in futures.items()}
-    return NexusActual(got["repos"], got.get("blobstores"), got.get("realms"),
-                       got.get("anonymous"))
+    return NexusActual(got["repos"], got.get("blobstores"), got.get("realms"), got.get("anonymous"))
 
 
-def read_repositories(client: NexusClient, desired: NexusDesired,
-                      parallelism: int = 8) -> dict[str, RepoState]:
+def read_repositories(
+    client: NexusClient, desired: NexusDesired, parallelism: int = DEFAULT_PARALLELISM
+) -> dict[str, RepoState]:
     """Every repository the plan may look at, by exact name.
 
     That is every repository of a desired name (any format: a clash must be seen) and every
@@ -91,8 +97,11 @@ def read_repositories(client: NexusClient, desired: NexusDesired,
         # No /v1/repositorySettings: the name list, then one GET per Docker repository that is
         # desired or may carry the marker (a proxy).
         found = [s for s in map(_state, client.repositories()) if s is not None]
-        needs = [s for s in found if s.is_docker and s.type in NEEDED and (
-            s.name.lower() in wanted or s.type == "proxy")]
+        needs = [
+            s
+            for s in found
+            if s.is_docker and s.type in NEEDED and (s.name.lower() in wanted or s.type == "proxy")
+        ]
     else:
         found = [s for s in map(_state, settings) if s is not None]
         needs = [s for s in found if s.is_docker and s.type in NEEDED and _incomplete(s)]
@@ -108,8 +117,9 @@ def read_repositories(client: NexusClient, desired: NexusDesired,
     return repos
 
 
-def _read_full(client: NexusClient, states: list[RepoState],
-               parallelism: int) -> dict[str, dict[str, Any] | None]:
+def _read_full(
+    client: NexusClient, states: list[RepoState], parallelism: int
+) -> dict[str, dict[str, Any] | None]:
     """The full settings of each of ``states`` (None: gone), fetched concurrently."""
     if not states:
         return {}
