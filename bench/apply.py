@@ -17,7 +17,6 @@ bench/rigs.py and docs/performance.md). ``ratio`` is the apply's median over the
     python bench/apply.py [--runs 3] [--latency 0.05] [--sizes 10 100] [--kinds nexus harbor]
 """
 
-from provisioner.backends import DEFAULT_PARALLELISM
 from __future__ import annotations
 
 import argparse
@@ -30,6 +29,7 @@ if __package__ in (None, ""):
 
 from bench.common import Stats, run_cli  # noqa: E402
 from bench.rigs import RIGS, Rig  # noqa: E402
+from provisioner.backends import DEFAULT_PARALLELISM  # noqa: E402
 
 KINDS = ("nexus", "harbor", "registry")
 SIZES = (10, 100)

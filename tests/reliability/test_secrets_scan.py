@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -115,7 +116,7 @@ def test_debug_traceback_is_redacted(tmp_path: Path) -> None:
         "    raise RuntimeError('the value was Trace-Secret-0005')\n"
         "cli.main(['--debug', 'boom'])\n"
     )
-    done = subprocess.run([os.sys.executable, "-c", script], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "RuntimeError" in done.stderr
