@@ -154,7 +154,7 @@ def answers(workers: int) -> list[str]:
     print(f"    ({time.monotonic() - started:.0f}s; 'not relied on': exit 0 because the body "
           "is never read, e.g. a write's answer or a /ping poll)")
     problems = [f"{r.case}: {'; '.join(r.problems)}" for r in results if not r.ok]
-    print("   below HTTP (HttpClient, timeout 1s, whole-answer deadline 2s):")
+    print("   below HTTP (HttpClient, timeout 1s: each read 1s, the whole answer 3s):")
     rows = []
     for kind in KINDS:
         with raw_server(kind) as url:

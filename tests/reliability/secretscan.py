@@ -147,7 +147,8 @@ def build(root: Path) -> Iterator[World]:
             the_lab.harbor.rewrite = _echo_body
             w.runs.append(the_lab.cli(*debug, "apply", profile, "-y"))
             the_lab.harbor.rewrite = None
-            the_lab.nexus.inject(Fault("500", method="PUT"))
+            # The ghcr project is still to be made (its endpoint's create "failed"): a 500.
+            the_lab.harbor.inject(Fault("500", method="POST", path_prefix="/api/v2.0/projects"))
             w.runs.append(the_lab.cli(*debug, "apply", profile, "-y"))
             w.runs.append(the_lab.cli(*debug, "apply", profile, "-y"))
             # ... and once set up, a wrong password (on a fresh one it would be set, not refused).
