@@ -312,8 +312,6 @@ def ownership() -> list[str]:
         problems.append(f"prune deleted {deleted}")
     if len(kept) != 12:
         problems.append(f"only {len(kept)} of 12 look-alikes kept")
-    print("    known: the Nexus marker names the cache, not the target, so a second profile's")
-    print("    repositories on the same Nexus count as this one's (test_ownership, strict xfail)")
     print(problems_line(problems))
     return problems
 

@@ -117,8 +117,6 @@ def test_prune_deletes_exactly_the_marked_resources_of_this_target(world: Lab) -
     assert world.cli("diff", str(world.profile), "--detailed-exitcode").returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the Nexus marker names the cache, not the target: "
-                   "another profile's proxies on the same Nexus look like this one's")
 def test_prune_leaves_another_profiles_nexus_repositories(tmp_path: Path) -> None:
     with lab(tmp_path) as other:
         assert other.apply().returncode == 0

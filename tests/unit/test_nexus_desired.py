@@ -124,7 +124,8 @@ def test_credentials_carry_a_fingerprint_not_the_password_in_the_managed_view() 
         "proxy-pass", "nexus.hq.repository.dockerhub-hk-nginx"
     )
     assert "proxy-pass" not in repr(managed)
-    assert managed["httpClient"]["connection"]["userAgentSuffix"] == "provisioner cache=dockerhub"
+    suffix = managed["httpClient"]["connection"]["userAgentSuffix"]
+    assert suffix == "provisioner target=hq cache=dockerhub"
     other = desired.build(make_ctx(pw="changed-pass")).repo("dockerhub-hk-nginx")
     assert other is not None
     assert other.managed["httpClient"]["authentication"]["password"] != fingerprint
@@ -216,8 +217,11 @@ def test_bodies_carry_no_nulls() -> None:
     [
         (None, (None, None)),
         ("", (None, None)),
-        ("provisioner cache=hub", ("provisioner cache=hub", None)),
-        ("provisioner cache=hub auth=abc123", ("provisioner cache=hub", "abc123")),
+        ("provisioner target=hq cache=hub", ("provisioner target=hq cache=hub", None)),
+        (
+            "provisioner target=hq cache=hub auth=abc123",
+            ("provisioner target=hq cache=hub", "abc123"),
+        ),
         ("someone-else", ("someone-else", None)),
     ],
 )
@@ -228,13 +232,14 @@ def test_parse_marker(suffix: str | None, expected: tuple[str | None, str | None
 @pytest.mark.parametrize(
     ("suffix", "cache"),
     [
-        ("provisioner cache=hub auth=1", "hub"),
+        ("provisioner target=hq cache=hub auth=1", "hub"),
+        ("provisioner target=team-b cache=hub", None),  # another target's: never ours
+        ("provisioner cache=hub", None),  # no target named
         ("provisioner", None),
-        ("other cache=hub", None),
+        ("other target=hq cache=hub", None),
         (None, None),
     ],
 )
 def test_marked_cache(suffix: str | None, cache: str | None) -> None:
-    assert (
-        desired.marked_cache({"httpClient": {"connection": {"userAgentSuffix": suffix}}}) == cache
-    )
+    settings = {"httpClient": {"connection": {"userAgentSuffix": suffix}}}
+    assert desired.marked_cache(settings, "hq") == cache

@@ -12,10 +12,11 @@ Per cache of the target:
 
 **Ownership marker.** Nexus repositories have no description or label. The one free-form
 setting that survives a Nexus round trip unchanged is ``httpClient.connection.userAgentSuffix``
-of a proxy, so every proxy this tool creates carries ``provisioner cache=<cache>`` there (plus
-``auth=<fingerprint>`` when the upstream has credentials: the salted hash of the password, to
-see a changed password although Nexus never returns it). It is appended to the User-Agent Nexus
-sends to that upstream only, which already knows the password. A group carries no marker; it is
+of a proxy, so every proxy this tool creates carries ``provisioner target=<target>
+cache=<cache>`` there (plus ``auth=<fingerprint>`` when the upstream has credentials: the
+salted hash of the password, to see a changed password although Nexus never returns it). It
+is appended to the User-Agent Nexus sends to that upstream only, which already knows the
+password. A group carries no marker; it is
 owned when a marked proxy names it as its cache.
 
 Every request body here is valid against the 3.86 spec: optional values are omitted, never null.
@@ -111,7 +112,7 @@ def proxy_repo(ctx: TargetContext, cache: str, upstream_name: str, blob_store: s
     spec = ctx.spec
     upstream = ctx.profile.upstreams[upstream_name]
     name = f"{cache}-{upstream_name}"
-    marker = f"{MARKER} cache={cache}"
+    marker = f"{MARKER} target={ctx.name} cache={cache}"
     http: dict[str, Any] = {"blocked": False, "autoBlock": True}
     password = reveal(upstream.password)
     if upstream.username is not None and password is not None:
@@ -218,8 +219,8 @@ def managed_view(settings: dict[str, Any], rtype: str) -> dict[str, Any]:
 
 
 def parse_marker(suffix: Any) -> tuple[str | None, str | None]:
-    """(``provisioner cache=<c>`` or the suffix as found, password fingerprint) of a user-agent
-    suffix; (None, None) when empty."""
+    """(``provisioner target=<t> cache=<c>`` or the suffix as found, password fingerprint) of
+    a user-agent suffix; (None, None) when empty."""
     if not isinstance(suffix, str) or not suffix.strip():
         return None, None
     words = suffix.split()
@@ -228,12 +229,14 @@ def parse_marker(suffix: Any) -> tuple[str | None, str | None]:
     return rest or None, fingerprint
 
 
-def marked_cache(settings: dict[str, Any]) -> str | None:
-    """The cache named by this tool's marker on a proxy's settings, or None when unmarked."""
+def marked_cache(settings: dict[str, Any], target: str) -> str | None:
+    """The cache named by this tool's marker on a proxy's settings, when the marker belongs to
+    ``target``; None when unmarked or marked by another target (another profile's, or another
+    team's, repositories on the same Nexus are never ours to prune)."""
     connection = (settings.get("httpClient") or {}).get("connection") or {}
     marker, _ = parse_marker(connection.get("userAgentSuffix"))
     words = (marker or "").split()
-    if not words or words[0] != MARKER:
+    if not words or words[0] != MARKER or f"target={target}" not in words[1:]:
         return None
     return next((w.removeprefix("cache=") for w in words[1:] if w.startswith("cache=")), None)
 

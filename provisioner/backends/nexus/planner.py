@@ -114,7 +114,7 @@ def plan_repo(ctx: TargetContext, repo: DesiredRepo, existing: RepoState | None,
     if not diffs:
         return Change(where, Action.NOOP, ctx.name, kind, before=desired_view, after=desired_view,
                       sensitive_fields=secret)
-    if not reason and _marker_missing(existing, repo):
+    if not reason and _marker_missing(existing, repo, ctx.name):
         reason = "exists without this tool's marker: adopting it"
     return Change(where, Action.UPDATE, ctx.name, kind, reason, diffs, before=actual_view,
                   after=desired_view, sensitive_fields=secret, depends_on=depends_on,
@@ -135,7 +135,7 @@ def plan_orphans(ctx: TargetContext, desired: NexusDesired, actual: NexusActual,
     for state in actual.repos.values():
         if not (state.is_docker and state.type == "proxy"):
             continue
-        cache = marked_cache(state.settings)
+        cache = marked_cache(state.settings, ctx.name)
         if cache is None:
             continue
         owned_groups.add(cache.lower())
@@ -233,8 +233,8 @@ def _group_members(ctx: TargetContext, repo: DesiredRepo, actual: NexusActual) -
     return with_members(repo, current + [m for m in repo.members if m not in current])
 
 
-def _marker_missing(existing: RepoState, repo: DesiredRepo) -> bool:
-    return repo.rtype == "proxy" and marked_cache(existing.settings) is None
+def _marker_missing(existing: RepoState, repo: DesiredRepo, target: str) -> bool:
+    return repo.rtype == "proxy" and marked_cache(existing.settings, target) is None
 
 
 def _summary(state: RepoState) -> dict[str, Any]:
