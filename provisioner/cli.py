@@ -48,43 +48,43 @@ def _remember(key: str) -> Any:
     return callback
 
 
+def _state_option(*decls: str, key: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """An option that sets ``_state[key]`` (not a command parameter)."""
+    return click.option(*decls, expose_value=False, callback=_remember(key), **kwargs)
+
+
 def _output_options(f: Any) -> Any:
     """-v, -q, --debug and --no-color, accepted before or after the command name."""
-    options = [
-        click.option(
+    return _stack(
+        f,
+        _state_option(
             "-v",
             "--verbose",
+            key="verbose",
             count=True,
-            expose_value=False,
-            callback=_remember("verbose"),
             help="More log output on stderr (-vv for debug).",
         ),
-        click.option(
-            "-q",
-            "--quiet",
-            is_flag=True,
-            expose_value=False,
-            callback=_remember("quiet"),
-            help="Only errors on stderr.",
-        ),
-        click.option(
+        _state_option("-q", "--quiet", key="quiet", is_flag=True, help="Only errors on stderr."),
+        _state_option(
             "--debug",
+            key="debug",
             is_flag=True,
-            expose_value=False,
-            callback=_remember("debug"),
             help="Debug logs and tracebacks for unexpected errors.",
         ),
-        click.option(
+        _state_option(
             "--no-color",
+            key="no_color",
             is_flag=True,
             envvar="NO_COLOR",
-            expose_value=False,
-            callback=_remember("no_color"),
             help="No ANSI colour (also NO_COLOR).",
         ),
-    ]
-    for option in reversed(options):
-        f = option(f)
+    )
+
+
+def _stack(f: Any, *decorators: Callable[[Any], Any]) -> Any:
+    """Apply ``decorators`` so they read top to bottom like stacked ``@`` lines."""
+    for decorator in reversed(decorators):
+        f = decorator(f)
     return f
 
 
@@ -164,7 +164,8 @@ def _parallelism_option(f: Any) -> Any:
 
 def _planning_options(f: Any) -> Any:
     """The options ``diff`` and ``apply`` share: what to plan, and how."""
-    options: list[Callable[[Any], Any]] = [
+    return _stack(
+        f,
         _target_option,
         click.option(
             "--prune",
@@ -183,10 +184,7 @@ def _planning_options(f: Any) -> Any:
             is_flag=True,
             help="Do not probe upstreams; every cache uses its first listed upstream.",
         ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    )
 
 
 def _plan(
