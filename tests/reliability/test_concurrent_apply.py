@@ -16,6 +16,11 @@ from tests.reliability.faultmatrix import Baseline, baseline
 
 pytestmark = pytest.mark.slow
 
+# Each CLI run needs about half a second of CPU to start; on two cores three runs start one after
+# another. A quarter of a second per request keeps every run planning (reading) until all have
+# started, so the creates really race whatever the machine's load.
+RACE_LATENCY = 0.25
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
@@ -23,14 +28,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
 
 
 def test_two_applies_at_once_both_succeed_without_duplicates(base: Baseline) -> None:
-    outcomes = races(base, rounds=3)
+    outcomes = races(base, rounds=3, latency=RACE_LATENCY)
     assert [o.problems for o in outcomes] == [[], [], []]
     assert all(o.conflicts >= 4 for o in outcomes)  # the race really happened every time
     assert all(run.returncode == 0 for o in outcomes for run in o.runs)
 
 
 def test_three_applies_at_once(base: Baseline, tmp_path: Path) -> None:
-    outcome = race(tmp_path, base, runs=3)
+    outcome = race(tmp_path, base, runs=3, latency=RACE_LATENCY)
     assert outcome.problems == []
     assert outcome.conflicts >= 8
 
