@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import _head as profile_head  # noqa: E402
 from tests.fakes.nexus import NexusFake  # noqa: E402
 
 UPSTREAMS = ("cf-worker", "daocloud", "dockerhub")
@@ -27,15 +28,7 @@ UPSTREAMS = ("cf-worker", "daocloud", "dockerhub")
 
 def profile(url: str, caches: int, bootstrap: bool) -> str:
     lines = [
-        "version: 1",
-        "probe: {enabled: false}",
-        "upstreams:",
-        "  cf-worker: {kind: cloudflare-worker, url: https://hub.example.xyz}",
-        "  daocloud: {kind: mirror, url: https://docker.m.daocloud.io}",
-        "  dockerhub: {kind: docker-hub}",
-        "caches:",
-        *(f"  c{i}: {{upstreams: [{', '.join(UPSTREAMS)}]}}" for i in range(caches)),
-        "targets:",
+        *profile_head(caches),
         "  hq:",
         "    kind: nexus",
         f"    url: {url}",

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
@@ -185,14 +185,7 @@ class HarborClient(HttpClient):
     ) -> tuple[list[dict[str, Any]], requests.Response]:
         """One page of a list: its object items and the response (for its headers)."""
         response = self.request("GET", path, params=query)
-        page = self.json(response)
-        if not isinstance(page, list):
-            raise BadResponse(
-                f"expected a list, got {type(page).__name__}",
-                method="GET",
-                url=response.url,
-                status=response.status_code,
-            )
+        page = _expect(self.json(response), list, "a list", response)
         items = [item for item in page if isinstance(item, dict)]
         if not all(isinstance(item.get("name"), str) for item in items):
             # Skipping a nameless item would plan creating what exists (then a 409).
@@ -270,15 +263,7 @@ class HarborClient(HttpClient):
         response = self.request("GET", f"/projects/{_seg(name)}", headers=BY_NAME, allow=(404,))
         if response.status_code == 404:
             return None
-        project = self.json(response)
-        if not isinstance(project, dict):
-            raise BadResponse(
-                f"expected a project object, got {type(project).__name__}",
-                method="GET",
-                url=response.url,
-                status=response.status_code,
-            )
-        return project
+        return _expect(self.json(response), dict, "a project object", response)
 
     def update_project(self, name: str, body: Mapping[str, Any]) -> None:
         self.request("PUT", f"/projects/{_seg(name)}", json=dict(body), headers=BY_NAME)
@@ -312,6 +297,21 @@ def next_link(header: str | None) -> str | None:
         if match.group(2).strip().lower() == "next":
             return match.group(1)
     return None
+
+
+T = TypeVar("T")
+
+
+def _expect(value: Any, kind: type[T], what: str, response: requests.Response) -> T:
+    """``value`` when it is a ``kind``, else BadResponse naming ``what`` was expected."""
+    if not isinstance(value, kind):
+        raise BadResponse(
+            f"expected {what}, got {type(value).__name__}",
+            method="GET",
+            url=response.url,
+            status=response.status_code,
+        )
+    return value
 
 
 def location_id(response: requests.Response) -> int:
